@@ -1,0 +1,4 @@
+"""SQLAlchemy models of the bot package."""
+from sqlalchemy.orm import DeclarativeBase
+class Base(DeclarativeBase):
+    pass
