@@ -1,0 +1,18 @@
+# allhours: one image for the server; data (SQLite, Chroma) lives in the /data volume.
+FROM python:3.11-slim
+ENV PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false \
+    ALLHOURS_DATA_DIR=/data ALLHOURS_HOST=0.0.0.0
+WORKDIR /app
+# The CPU build of torch first, so sentence-transformers never pulls a CUDA build.
+RUN pip install --no-cache-dir torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
+COPY pyproject.toml README.md ./
+COPY bot bot
+COPY retrieval retrieval
+COPY handoff handoff
+COPY evals evals
+RUN pip install --no-cache-dir .
+COPY kb_docs kb_docs
+COPY web_widget web_widget
+VOLUME /data
+EXPOSE 8000
+CMD ["sh", "-c", "allhours index kb_docs && allhours serve"]
