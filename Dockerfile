@@ -3,8 +3,10 @@ FROM python:3.11-slim
 ENV PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false \
     ALLHOURS_DATA_DIR=/data ALLHOURS_HOST=0.0.0.0
 WORKDIR /app
-# The CPU build of torch first, so sentence-transformers never pulls a CUDA build.
-RUN pip install --no-cache-dir torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
+# torch first, so sentence-transformers takes it as it is. Point PIP_INDEX_URL (build arg) at a
+# CPU-only wheel index to keep the image small; the default index serves a CUDA build.
+ARG PIP_INDEX_URL
+RUN pip install --no-cache-dir torch==2.13.0
 COPY pyproject.toml README.md ./
 COPY bot bot
 COPY retrieval retrieval
