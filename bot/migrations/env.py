@@ -1,0 +1,54 @@
+"""Alembic environment: the metadata of every package that owns tables."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import MetaData
+
+# Import every module that defines tables, so autogenerate sees them all.
+import bot.users  # noqa: F401  (the users table lives on bot.models.Base)
+from bot.models import Base as BotBase
+
+TARGET_METADATA: list[MetaData] = [BotBase.metadata]
+
+
+def _database_url() -> str:
+    url = context.config.get_main_option("sqlalchemy.url")
+    if url:
+        return url
+    from bot.config import Settings
+
+    return Settings().sqlalchemy_url
+
+
+def _configure_and_run(connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=TARGET_METADATA,
+        # SQLite cannot ALTER most things; batch mode rebuilds the table instead.
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online() -> None:
+    connection = context.config.attributes.get("connection")
+    if connection is not None:  # called by the app with its own engine
+        _configure_and_run(connection)
+        return
+    from bot.db import make_engine
+
+    engine = make_engine(_database_url())
+    with engine.connect() as connection:
+        _configure_and_run(connection)
+    engine.dispose()
+
+
+if context.is_offline_mode():
+    context.configure(url=_database_url(), target_metadata=TARGET_METADATA, literal_binds=True)
+    with context.begin_transaction():
+        context.run_migrations()
+else:
+    run_migrations_online()
