@@ -1,0 +1,77 @@
+"""Chat models behind LangChain's ``BaseChatModel``, chosen by ``settings.llm``.
+
+``extractive`` (the offline default) quotes passages; ``openai`` talks to any
+OpenAI-compatible endpoint. Callers go through ``stream_text``/``invoke_text`` so that a
+failing endpoint always surfaces as ``LLMError`` instead of a client-specific exception.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+
+import httpx
+import openai
+from langchain_core.language_models.chat_models import BaseChatModel
+from langchain_core.messages import BaseMessage
+
+from bot.config import Settings
+from bot.extractive import ExtractiveChatModel
+
+
+class LLMError(Exception):
+    """The chat model could not produce an answer (endpoint down, timeout, HTTP error)."""
+
+
+def make_chat_model(settings: Settings) -> BaseChatModel:
+    match settings.llm:
+        case "extractive":
+            return ExtractiveChatModel()
+        case "openai":
+            from langchain_openai import ChatOpenAI  # imported lazily: offline never needs it
+
+            return ChatOpenAI(
+                base_url=settings.openai_base_url or None,
+                # The openai client refuses an empty key; local servers do not check it.
+                api_key=settings.openai_api_key.get_secret_value() or "not-needed",
+                model=settings.openai_model,
+                timeout=settings.llm_timeout_s,
+                max_retries=settings.llm_max_retries,
+                streaming=True,
+                temperature=0,
+            )
+    raise ValueError(f"unknown llm {settings.llm!r}")
+
+
+def _describe(error: Exception, model: BaseChatModel) -> str:
+    where = getattr(model, "openai_api_base", None) or "the default endpoint"
+    match error:
+        case openai.APITimeoutError() | httpx.TimeoutException():
+            return f"the LLM at {where} did not answer in time"
+        case openai.APIConnectionError() | httpx.TransportError():
+            return f"cannot reach the LLM at {where}: {error}"
+        case openai.APIStatusError(status_code=status):
+            return f"the LLM at {where} failed with HTTP {status}: {error.message}"
+    return f"the LLM at {where} failed: {error}"
+
+
+_FAILURES = (openai.OpenAIError, httpx.HTTPError)
+
+
+async def stream_text(model: BaseChatModel, messages: Sequence[BaseMessage]) -> AsyncIterator[str]:
+    """The model's answer as text pieces; raises ``LLMError`` if the endpoint fails."""
+    try:
+        async for chunk in model.astream(list(messages)):
+            if isinstance(chunk.content, str) and chunk.content:
+                yield chunk.content
+    except _FAILURES as error:
+        raise LLMError(_describe(error, model)) from error
+
+
+async def invoke_text(model: BaseChatModel, messages: Sequence[BaseMessage]) -> str:
+    """The model's whole answer; raises ``LLMError`` if the endpoint fails."""
+    try:
+        # stream=False: a whole answer needs no server-sent events (the condense step).
+        message = await model.ainvoke(list(messages), stream=False)
+    except _FAILURES as error:
+        raise LLMError(_describe(error, model)) from error
+    return message.content if isinstance(message.content, str) else ""
