@@ -67,6 +67,10 @@ class Message(Base):
     # [{"n", "doc_id", "title", "url", "version"}]: the version pins what the bot read.
     citations: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list, nullable=False)
     confidence: Mapped[float | None] = mapped_column(Float)
+    # What the policy decided on a bot turn (answer | clarify | handoff), and why: the next
+    # turn's facts (low-confidence streak, already clarified) are read back from here.
+    decision: Mapped[str | None] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(32))
     signals: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 

@@ -8,8 +8,9 @@ from sqlalchemy import MetaData
 # Import every module that defines tables, so autogenerate sees them all.
 import bot.users  # noqa: F401  (the users table lives on bot.models.Base)
 from bot.models import Base as BotBase
+from handoff.models import Base as HandoffBase
 
-TARGET_METADATA: list[MetaData] = [BotBase.metadata]
+TARGET_METADATA: list[MetaData] = [BotBase.metadata, HandoffBase.metadata]
 
 
 def _database_url() -> str:

@@ -1,8 +1,8 @@
 """conversations, messages, feedback, ratings, users
 
-Revision ID: bda6e0b83243
+Revision ID: 556a19940759
 Revises:
-Create Date: 2026-11-23 03:21:19.718226
+Create Date: 2026-11-23 03:21:40.122591
 
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision: str = "bda6e0b83243"
+revision: str = "556a19940759"
 down_revision: str | Sequence[str] | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -67,6 +67,8 @@ def upgrade() -> None:
         sa.Column("author", sa.String(length=120), nullable=True),
         sa.Column("citations", sa.JSON(), nullable=False),
         sa.Column("confidence", sa.Float(), nullable=True),
+        sa.Column("decision", sa.String(length=16), nullable=True),
+        sa.Column("reason", sa.String(length=32), nullable=True),
         sa.Column("signals", sa.JSON(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.CheckConstraint(
