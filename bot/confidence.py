@@ -1,0 +1,111 @@
+"""How sure the bot is: lexical and retrieval signals, combined by a calibrated logistic model.
+
+``signals`` is the one feature extractor: the engine uses it for every turn and the
+evaluations reuse it to fit ``calibration.json``, so a fitted file replaces the hand-set one
+without a code change.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.terms import overlap, split_sentences, strip_markers, term_set
+from retrieval.documents import Hit
+
+# BM25 scores are unbounded and grow with query length; s / (s + scale) maps them into [0, 1)
+# with 0.5 at a score typical of a match on one or two rare terms.
+BM25_SCALE = 5.0
+_SUPPORTED = 0.8  # share of a sentence's terms that must occur in the passages to count
+
+
+def _top_two(values: list[float]) -> tuple[float, float]:
+    ranked = sorted(values, reverse=True) + [0.0, 0.0]
+    return ranked[0], ranked[1]
+
+
+def _passage_terms(hit: Hit) -> frozenset[str]:
+    return term_set(" ".join((hit.title, *hit.heading_path, hit.text)))
+
+
+def _answer_support(answer: str, passages: frozenset[str]) -> float:
+    """Share of the answer's sentences whose words are (nearly all) in the passages."""
+    sentences = [term_set(s) for s in split_sentences(strip_markers(answer))]
+    sentences = [s for s in sentences if s]
+    if not sentences:
+        return 0.0
+    return sum(overlap(s, passages) >= _SUPPORTED for s in sentences) / len(sentences)
+
+
+def signals(hits: Sequence[Hit], question: str, answer: str) -> dict[str, float]:
+    """Every signal the confidence may use, each in [0, 1].
+
+    Before generation (``answer`` empty) the answer signals are those of the top passage, so
+    a remote LLM's turn has a usable estimate before its first token.
+    """
+    names = (
+        "dense_top dense_margin bm25_top bm25_margin same_top dense_rank_of_top "
+        "bm25_rank_of_top coverage support answer_overlap"
+    ).split()
+    if not hits:
+        return dict.fromkeys(names, 0.0)
+    dense = [h.dense_score for h in hits if h.dense_score is not None]
+    bm25 = [h.bm25_score for h in hits if h.bm25_score is not None]
+    dense_1, dense_2 = _top_two(dense)
+    bm25_1, bm25_2 = _top_two(bm25)
+    dense_best = max(hits, key=lambda h: -1.0 if h.dense_score is None else h.dense_score)
+    bm25_best = max(hits, key=lambda h: -1.0 if h.bm25_score is None else h.bm25_score)
+    top = hits[0]
+    query = term_set(question)
+    passages = frozenset().union(*(_passage_terms(h) for h in hits))
+    answer = answer or top.text
+    return {
+        "dense_top": max(dense_1, 0.0),
+        "dense_margin": max(dense_1 - dense_2, 0.0),
+        "bm25_top": bm25_1 / (bm25_1 + BM25_SCALE) if bm25_1 > 0 else 0.0,
+        "bm25_margin": (bm25_1 - bm25_2) / bm25_1 if bm25_1 > 0 else 0.0,
+        "same_top": float(bool(dense and bm25) and dense_best.doc_id == bm25_best.doc_id),
+        "dense_rank_of_top": 1 / top.dense_rank if top.dense_rank else 0.0,
+        "bm25_rank_of_top": 1 / top.bm25_rank if top.bm25_rank else 0.0,
+        "coverage": overlap(query, _passage_terms(top)),
+        "support": _answer_support(answer, passages),
+        "answer_overlap": overlap(query, term_set(strip_markers(answer))),
+    }
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """A logistic model over named signals, as stored in ``calibration.json``."""
+
+    features: tuple[str, ...]
+    weights: tuple[float, ...]
+    bias: float
+    threshold: float
+    fitted_on: str = ""
+
+    @classmethod
+    def load(cls, path: Path) -> Calibration:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        calibration = cls(
+            features=tuple(data["features"]),
+            weights=tuple(float(w) for w in data["weights"]),
+            bias=float(data["bias"]),
+            threshold=float(data["threshold"]),
+            fitted_on=str(data.get("fitted_on", "")),
+        )
+        if len(calibration.features) != len(calibration.weights):
+            raise ValueError(
+                f"{path}: {len(calibration.features)} features but "
+                f"{len(calibration.weights)} weights"
+            )
+        return calibration
+
+    def confidence(self, values: dict[str, float]) -> float:
+        """The calibrated probability that the answer is right; a missing signal counts 0."""
+        z = self.bias + sum(
+            w * values.get(f, 0.0) for f, w in zip(self.features, self.weights, strict=True)
+        )
+        return 1 / (1 + math.exp(-z))
