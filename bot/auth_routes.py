@@ -1,0 +1,186 @@
+"""Sign-in pages: ``GET/POST /login`` and ``POST /logout``, with a lockout per email and IP."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
+
+from bot.auth import (
+    CSRF_FIELD,
+    SESSION_COOKIE,
+    app_services,
+    check_csrf,
+    clear_session_cookie,
+    csrf_token,
+    current_staff,
+    new_session,
+    read_session,
+    set_session_cookie,
+)
+from bot.db import session_scope
+from bot.users import authenticate, normalize_email
+
+LOCKOUT_FAILURES = 10
+LOCKOUT_WINDOW_S = 15 * 60
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+_MAX_TRACKED_KEYS = 10_000
+
+FormField = Annotated[str, Form()]
+
+
+class LoginLimiter:
+    """Counts failed sign-ins per (email, IP) over a sliding window, in this process's memory.
+
+    With several server processes each keeps its own count, so an attacker gets the limit once
+    per process; a restart forgets it. Enough to stop password guessing from one address.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_failures: int = LOCKOUT_FAILURES,
+        window_s: float = LOCKOUT_WINDOW_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.max_failures = max_failures
+        self.window_s = window_s
+        self._clock = clock
+        self._failures: dict[tuple[str, str], deque[float]] = {}
+
+    def is_locked(self, key: tuple[str, str]) -> bool:
+        return len(self._recent(key)) >= self.max_failures
+
+    def record_failure(self, key: tuple[str, str]) -> None:
+        if len(self._failures) >= _MAX_TRACKED_KEYS:
+            self._forget_stale()
+        self._recent(key).append(self._clock())
+
+    def reset(self, key: tuple[str, str]) -> None:
+        self._failures.pop(key, None)
+
+    def _recent(self, key: tuple[str, str]) -> deque[float]:
+        times = self._failures.setdefault(key, deque())
+        while times and times[0] <= self._clock() - self.window_s:
+            times.popleft()
+        return times
+
+    def _forget_stale(self) -> None:
+        horizon = self._clock() - self.window_s
+        for key in [k for k, times in self._failures.items() if not times or times[-1] <= horizon]:
+            del self._failures[key]
+
+
+def make_templates(*dirs: Path) -> Jinja2Templates:
+    """Templates from ``dirs`` then bot's own, so other packages' pages can extend base.html."""
+    env = Environment(loader=FileSystemLoader([*dirs, TEMPLATES_DIR]), autoescape=True)
+    return Jinja2Templates(env=env)
+
+
+def make_auth_router(
+    *, templates: Jinja2Templates | None = None, limiter: LoginLimiter | None = None
+) -> APIRouter:
+    templates = templates or make_templates()
+    limiter = limiter or LoginLimiter()
+    router = APIRouter(tags=["staff sign-in"])
+
+    def _form(request: Request, *, status: int, error: str = "", email: str = "", next_: str = ""):
+        settings, _ = app_services(request)
+        session = read_session(settings, request.cookies.get(SESSION_COOKIE))
+        fresh = session is None or session.uid is not None
+        if fresh:  # a signed-out visitor gets an anonymous session, so the form has a CSRF token
+            session = new_session()
+        context = {
+            "error": error,
+            "email": email,
+            "next": _safe_next(next_),
+            CSRF_FIELD: csrf_token(settings, session.sid),
+        }
+        response = templates.TemplateResponse(request, "login.html", context, status_code=status)
+        response.headers["Cache-Control"] = "no-store"
+        if fresh:
+            set_session_cookie(response, settings, session)
+        return response
+
+    @router.get("/login", include_in_schema=False)
+    async def login_page(request: Request, next: str = "") -> Response:
+        staff = await current_staff(request)
+        if staff is not None:
+            return RedirectResponse(_safe_next(next) or _home(staff.roles), status_code=303)
+        return _form(request, status=200, next_=next)
+
+    @router.post("/login", include_in_schema=False)
+    async def login(
+        request: Request,
+        email: FormField = "",
+        password: FormField = "",
+        csrf_token: FormField = "",
+        next: FormField = "",
+    ) -> Response:
+        settings, sessions = app_services(request)
+        session = read_session(settings, request.cookies.get(SESSION_COOKIE))
+        if session is None or not check_csrf(settings, session, csrf_token):
+            error = "This sign-in form has expired. Please try again."
+            return _form(request, status=403, error=error, email=email, next_=next)
+        key = (normalize_email(email), request.client.host if request.client else "")
+        if limiter.is_locked(key):
+            minutes = round(limiter.window_s / 60)
+            error = f"Too many failed sign-ins. Please try again in {minutes} minutes."
+            return _form(request, status=429, error=error, email=email, next_=next)
+        user = await run_in_threadpool(_check_password, sessions, email, password)
+        if user is None:
+            limiter.record_failure(key)
+            error = "Wrong email or password."
+            return _form(request, status=401, error=error, email=email, next_=next)
+        limiter.reset(key)
+        user_id, roles = user
+        response = RedirectResponse(_safe_next(next) or _home(roles), status_code=303)
+        # A new session id at sign-in, so a session planted before it is worth nothing.
+        set_session_cookie(response, settings, new_session(user_id))
+        return response
+
+    @router.post("/logout", include_in_schema=False)
+    async def logout(request: Request, csrf_token: FormField = "") -> Response:
+        settings, _ = app_services(request)
+        session = read_session(settings, request.cookies.get(SESSION_COOKIE))
+        submitted = request.headers.get("X-CSRF-Token") or csrf_token
+        if session is not None and session.uid is not None:
+            if not check_csrf(settings, session, submitted):
+                return Response("CSRF token missing or wrong", status_code=403)
+        response = RedirectResponse("/login", status_code=303)
+        clear_session_cookie(response, settings)
+        return response
+
+    return router
+
+
+def _check_password(
+    sessions: sessionmaker[Session], email: str, password: str
+) -> tuple[int, frozenset[str]] | None:
+    with session_scope(sessions) as session:
+        user = authenticate(session=session, email=email, password=password)
+        return None if user is None else (user.id, user.role_set)
+
+
+def _safe_next(target: str) -> str:
+    """``target`` if it is a path on this site, else "" (no open redirect to another host)."""
+    parts = urlsplit(target)
+    if not target.startswith("/") or target.startswith(("//", "/\\")):
+        return ""
+    if parts.scheme or parts.netloc or any(ord(c) < 32 for c in target):
+        return ""
+    return target
+
+
+def _home(roles: frozenset[str]) -> str:
+    return "/kb" if roles == {"editor"} else "/agent"
