@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 
 from bot.config import Settings
 from bot.db import make_engine, make_sessionmaker, session_scope
-from bot.users import MIN_PASSWORD_CHARS, ROLES, User, UserError, create_user, has_admin
+from bot.migrations import upgrade_database
+from bot.users import MIN_PASSWORD_CHARS, ROLES, UserError, create_user, has_admin
 
 DEMO_ADMIN_EMAIL = "admin@localhost"
 
@@ -84,8 +85,8 @@ def _session(ctx: click.Context) -> Iterator[Session]:
     settings = ctx.find_object(Settings) or Settings()
     engine = make_engine(settings.sqlalchemy_url)
     try:
-        # A fresh install has no users table yet; this creates it (and never alters one).
-        User.__table__.create(engine, checkfirst=True)
+        # `make run` calls demo-admin on a fresh install, before the server ever started.
+        upgrade_database(engine)
         with session_scope(make_sessionmaker(engine)) as session:
             yield session
     finally:
