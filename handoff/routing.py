@@ -1,0 +1,72 @@
+"""Who takes a queued conversation: manual claim of the next one, or auto-assignment to the
+least busy online agent with spare capacity whose skills and languages fit."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from handoff.models import AgentStatus, Ticket
+from handoff.presence import Presence, active_load, fits, online_agents
+from handoff.queue import claim, get_ticket
+from handoff.states import State
+
+# Queue order: priority first (higher first), then first come, first served.
+QUEUE_ORDER = (Ticket.priority.desc(), Ticket.queued_at.asc(), Ticket.id.asc())
+
+
+def queued_tickets(*, session: Session) -> list[Ticket]:
+    query = select(Ticket).where(Ticket.state == State.queued).order_by(*QUEUE_ORDER)
+    return list(session.scalars(query))
+
+
+def claim_next(*, session: Session, agent_id: str, now: datetime) -> str | None:
+    """Claim the first queued conversation this agent may take (by skills and languages);
+    returns its id, or None when there is none. An agent without a status row is treated as
+    having no skills and any language."""
+    agent = session.get(AgentStatus, agent_id) or AgentStatus(
+        agent_id=agent_id, skills=[], languages=[], presence=Presence.online
+    )
+    for ticket in queued_tickets(session=session):
+        if fits(agent, ticket) and claim(
+            session=session, conversation_id=ticket.conversation_id, agent_id=agent_id, now=now
+        ):
+            return ticket.conversation_id
+    return None
+
+
+def auto_assign(*, session: Session, conversation_id: str, now: datetime) -> str | None:
+    """Give a queued conversation to the least busy fitting online agent with spare capacity
+    (ties: more spare capacity, then agent id). Returns the agent id, or None."""
+    ticket = get_ticket(session=session, conversation_id=conversation_id)
+    if ticket is None or ticket.state != State.queued:
+        return None
+    load = active_load(session=session)
+    candidates = [
+        agent
+        for agent in online_agents(session=session)
+        if load.get(agent.agent_id, 0) < agent.capacity and fits(agent, ticket)
+    ]
+    if not candidates:
+        return None
+
+    def busyness(agent: AgentStatus) -> tuple[int, int, str]:
+        busy = load.get(agent.agent_id, 0)
+        return busy, busy - agent.capacity, agent.agent_id
+
+    chosen = min(candidates, key=busyness).agent_id
+    won = claim(session=session, conversation_id=conversation_id, agent_id=chosen, now=now)
+    return chosen if won else None
+
+
+def assign_waiting(*, session: Session, now: datetime) -> list[tuple[str, str]]:
+    """Auto-assign the queue in order, e.g. when an agent comes online or frees a slot.
+    Returns the (conversation_id, agent_id) pairs assigned."""
+    assigned = []
+    for conversation_id in [t.conversation_id for t in queued_tickets(session=session)]:
+        agent_id = auto_assign(session=session, conversation_id=conversation_id, now=now)
+        if agent_id is not None:
+            assigned.append((conversation_id, agent_id))
+    return assigned
