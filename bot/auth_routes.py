@@ -94,12 +94,13 @@ def make_auth_router(
     limiter = limiter or LoginLimiter()
     router = APIRouter(tags=["staff sign-in"])
 
-    def _form(request: Request, *, status: int, error: str = "", email: str = "", next_: str = ""):
+    def render_form(
+        request: Request, *, status: int, error: str = "", email: str = "", next_: str = ""
+    ) -> Response:
         settings, _ = app_services(request)
-        session = read_session(settings, request.cookies.get(SESSION_COOKIE))
-        fresh = session is None or session.uid is not None
-        if fresh:  # a signed-out visitor gets an anonymous session, so the form has a CSRF token
-            session = new_session()
+        current = read_session(settings, request.cookies.get(SESSION_COOKIE))
+        # A signed-out visitor gets an anonymous session, so the form has a CSRF token.
+        session = current if current is not None and current.uid is None else new_session()
         context = {
             "error": error,
             "email": email,
@@ -108,7 +109,7 @@ def make_auth_router(
         }
         response = templates.TemplateResponse(request, "login.html", context, status_code=status)
         response.headers["Cache-Control"] = "no-store"
-        if fresh:
+        if session is not current:
             set_session_cookie(response, settings, session)
         return response
 
@@ -117,7 +118,7 @@ def make_auth_router(
         staff = await current_staff(request)
         if staff is not None:
             return RedirectResponse(_safe_next(next) or _home(staff.roles), status_code=303)
-        return _form(request, status=200, next_=next)
+        return render_form(request, status=200, next_=next)
 
     @router.post("/login", include_in_schema=False)
     async def login(
@@ -131,17 +132,17 @@ def make_auth_router(
         session = read_session(settings, request.cookies.get(SESSION_COOKIE))
         if session is None or not check_csrf(settings, session, csrf_token):
             error = "This sign-in form has expired. Please try again."
-            return _form(request, status=403, error=error, email=email, next_=next)
+            return render_form(request, status=403, error=error, email=email, next_=next)
         key = (normalize_email(email), request.client.host if request.client else "")
         if limiter.is_locked(key):
             minutes = round(limiter.window_s / 60)
             error = f"Too many failed sign-ins. Please try again in {minutes} minutes."
-            return _form(request, status=429, error=error, email=email, next_=next)
+            return render_form(request, status=429, error=error, email=email, next_=next)
         user = await run_in_threadpool(_check_password, sessions, email, password)
         if user is None:
             limiter.record_failure(key)
             error = "Wrong email or password."
-            return _form(request, status=401, error=error, email=email, next_=next)
+            return render_form(request, status=401, error=error, email=email, next_=next)
         limiter.reset(key)
         user_id, roles = user
         response = RedirectResponse(_safe_next(next) or _home(roles), status_code=303)

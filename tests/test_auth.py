@@ -41,7 +41,7 @@ def make_app(settings: Settings) -> FastAPI:
     app = FastAPI()
     app.state.settings = settings
     app.state.sessionmaker = make_sessionmaker(engine)
-    app.state.engine = engine
+    app.state.database = engine
     templates = make_templates()
     app.include_router(make_auth_router(templates=templates))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
@@ -85,7 +85,7 @@ def settings(tmp_path) -> Settings:
 def app(settings) -> Iterator[FastAPI]:
     app = make_app(settings)
     yield app
-    app.state.engine.dispose()
+    app.state.database.dispose()
 
 
 @pytest.fixture
@@ -289,7 +289,7 @@ def test_production_mode_marks_the_cookie_secure(tmp_path):
             assert "Secure" in cookie and "HttpOnly" in cookie
             assert client.get("/agent", headers=JSON).status_code == 200
     finally:
-        app.state.engine.dispose()
+        app.state.database.dispose()
 
 
 def test_unknown_roles_are_a_programming_error():
