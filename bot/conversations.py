@@ -28,8 +28,8 @@ class Stored(NamedTuple):
     created: bool  # False: the client_id was seen before and this is the stored message
 
 
-def create_conversation(*, session: Session) -> Conversation:
-    conversation = Conversation()
+def create_conversation(*, session: Session, lang: str = "en") -> Conversation:
+    conversation = Conversation(lang=lang)
     session.add(conversation)
     session.commit()
     return conversation

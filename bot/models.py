@@ -42,6 +42,7 @@ class Conversation(Base):
     # so a row lock (PostgreSQL) or the write lock (SQLite) orders concurrent writers.
     last_seq: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
     contact_email: Mapped[str | None] = mapped_column(String(320))
+    lang: Mapped[str] = mapped_column(String(16), default="en", nullable=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 

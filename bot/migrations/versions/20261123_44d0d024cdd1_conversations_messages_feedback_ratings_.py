@@ -1,8 +1,8 @@
 """conversations, messages, feedback, ratings, users
 
-Revision ID: 556a19940759
+Revision ID: 44d0d024cdd1
 Revises:
-Create Date: 2026-11-23 03:21:40.122591
+Create Date: 2026-11-23 03:22:13.523894
 
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision: str = "556a19940759"
+revision: str = "44d0d024cdd1"
 down_revision: str | Sequence[str] | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -25,6 +25,7 @@ def upgrade() -> None:
         sa.Column("id", sa.String(length=32), nullable=False),
         sa.Column("last_seq", sa.Integer(), nullable=False),
         sa.Column("contact_email", sa.String(length=320), nullable=True),
+        sa.Column("lang", sa.String(length=16), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id"),
