@@ -31,7 +31,7 @@ from handoff.queue import (
 )
 from handoff.routing import assign_waiting, auto_assign, claim_next
 from handoff.states import IllegalTransition, State, bot_speaks, check_transition
-from handoff.waiting import list_queue, queue_position, wait_notice
+from handoff.waiting import list_queue, queue_position
 
 __all__ = [
     "Action",
@@ -70,5 +70,4 @@ __all__ = [
     "set_presence",
     "state_of",
     "transfer",
-    "wait_notice",
 ]

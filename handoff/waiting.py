@@ -71,21 +71,6 @@ def queue_position(
     return position, math.ceil(position * handle / online)
 
 
-def wait_notice(
-    *, position: int, eta_s: int | None, offline: bool, opens_at: datetime | None
-) -> str:
-    """What the customer is told once queued: the position and wait, or, when nobody can take
-    the conversation now, that it is kept and answered later (an email address helps)."""
-    if offline:
-        when = f" We open again {opens_at:%a %d %b %H:%M %Z}." if opens_at else ""
-        return (
-            "No agent is available right now." + when + " Your conversation stays in the "
-            "queue; leave your email address and we will get back to you."
-        )
-    wait = f" Expected wait: about {max(1, round(eta_s / 60))} min." if eta_s is not None else ""
-    return f"You are number {position} in the queue.{wait} An agent will join shortly."
-
-
 def list_queue(*, session: Session, now: datetime, sla_wait_s: int, alert_length: int) -> QueueView:
     items = []
     for position, ticket in enumerate(queued_tickets(session=session), start=1):

@@ -5,7 +5,7 @@ import pytest
 from handoff.presence import set_presence
 from handoff.queue import cancel, claim, open_handoff, resolve
 from handoff.routing import claim_next
-from handoff.waiting import average_handle_s, list_queue, queue_position, wait_notice
+from handoff.waiting import average_handle_s, list_queue, queue_position
 from tests.handoff_db import temp_sessions
 
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -82,14 +82,3 @@ def test_list_queue_marks_sla_breaches_and_alerts(session):
     assert (view.alert, view.breached) == (True, 1)
     calm = list_queue(session=session, now=now, sla_wait_s=600, alert_length=2)
     assert (calm.alert, calm.breached) == (False, 0)
-
-
-def test_wait_notice_tells_position_wait_or_offline():
-    assert wait_notice(position=2, eta_s=170, offline=False, opens_at=None) == (
-        "You are number 2 in the queue. Expected wait: about 3 min. An agent will join shortly."
-    )
-    assert "Expected wait" not in wait_notice(position=1, eta_s=None, offline=False, opens_at=None)
-    opens = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
-    offline = wait_notice(position=1, eta_s=None, offline=True, opens_at=opens)
-    assert "We open again Tue 24 Nov 09:00 UTC." in offline
-    assert "leave your email address" in offline
