@@ -1,0 +1,138 @@
+import asyncio
+import shutil
+import socket
+import subprocess
+import time
+
+import pytest
+
+from bot.config import Settings
+from bot.hub import AGENTS, HubOverflow, InMemoryHub, RedisHub, conversation_channel, make_hub
+
+REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory):
+    if not shutil.which(REDIS_SERVER):
+        pytest.skip("redis-server is not installed")
+    port = _free_port()
+    folder = tmp_path_factory.mktemp("redis")
+    server = subprocess.Popen(
+        [REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", folder],
+        stdout=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    yield f"redis://127.0.0.1:{port}/0"
+    server.terminate()
+    server.wait(timeout=10)
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def hubs(request):
+    """Two hubs that share events: the same one in memory, two processes' worth on Redis."""
+    if request.param == "memory":
+        hub = InMemoryHub()
+        yield hub, hub
+        await hub.close()
+        return
+    url = request.getfixturevalue("redis_url")
+    first, second = RedisHub(url), RedisHub(url)
+    yield first, second
+    await first.close()
+    await second.close()
+
+
+async def _next(subscription, timeout=5.0):
+    return await asyncio.wait_for(subscription.__anext__(), timeout)
+
+
+@pytest.mark.anyio
+async def test_a_subscriber_gets_events_of_its_channel_in_order(hubs):
+    publisher, listener = hubs
+    channel = conversation_channel("c1")
+    async with listener.subscribe(channel) as events:
+        for n in range(5):
+            await publisher.publish(channel, {"type": "token", "n": n, "text": "<b>é</b>"})
+        received = [await _next(events) for _ in range(5)]
+    assert [event["n"] for event in received] == [0, 1, 2, 3, 4]
+    assert received[0]["text"] == "<b>é</b>"
+
+
+@pytest.mark.anyio
+async def test_channels_are_separate(hubs):
+    publisher, listener = hubs
+    async with listener.subscribe(conversation_channel("a")) as a_events:
+        async with listener.subscribe(AGENTS) as agent_events:
+            await publisher.publish(conversation_channel("b"), {"to": "b"})
+            await publisher.publish(AGENTS, {"to": "agents"})
+            await publisher.publish(conversation_channel("a"), {"to": "a"})
+            assert await _next(a_events) == {"to": "a"}
+            assert await _next(agent_events) == {"to": "agents"}
+
+
+@pytest.mark.anyio
+async def test_every_subscriber_of_a_channel_gets_each_event(hubs):
+    publisher, listener = hubs
+    channel = conversation_channel("c2")
+    async with listener.subscribe(channel) as one, listener.subscribe(channel) as two:
+        await publisher.publish(channel, {"n": 1})
+        assert await _next(one) == {"n": 1}
+        assert await _next(two) == {"n": 1}
+    async with listener.subscribe(channel) as three:  # resubscribing after all left works
+        await publisher.publish(channel, {"n": 2})
+        assert await _next(three) == {"n": 2}
+
+
+@pytest.mark.anyio
+async def test_nothing_is_delivered_after_leaving(hubs):
+    publisher, listener = hubs
+    channel = conversation_channel("c3")
+    async with listener.subscribe(channel) as events:
+        pass
+    await publisher.publish(channel, {"n": 1})
+    async with listener.subscribe(channel) as later:
+        await publisher.publish(channel, {"n": 2})
+        assert await _next(later) == {"n": 2}  # the first event was never buffered
+    assert events._queue.empty()
+
+
+@pytest.mark.anyio
+async def test_events_must_be_json():
+    hub = InMemoryHub()
+    with pytest.raises(TypeError):
+        await hub.publish(AGENTS, {"when": object()})
+
+
+@pytest.mark.anyio
+async def test_a_subscriber_that_falls_behind_is_cut_off():
+    hub = InMemoryHub()
+    async with hub.subscribe(AGENTS) as events:
+        for n in range(1001):
+            await hub.publish(AGENTS, {"n": n})
+        with pytest.raises(HubOverflow):
+            await _next(events)
+
+
+def test_make_hub_follows_settings(tmp_path):
+    assert isinstance(make_hub(Settings(data_dir=tmp_path)), InMemoryHub)
+    redis_hub = make_hub(Settings(data_dir=tmp_path, hub="redis", redis_url="redis://127.0.0.1:1"))
+    assert isinstance(redis_hub, RedisHub)
+    asyncio.run(redis_hub.close())
