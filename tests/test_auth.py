@@ -216,6 +216,13 @@ def test_the_staff_name_is_escaped_in_the_page(client):
     assert "<script>alert(1)" not in page
 
 
+def test_what_the_visitor_typed_is_escaped_on_the_sign_in_page(client):
+    typed = '"><script>alert(1)</script>'
+    page = sign_in(client, typed, next="/agent" + typed).text
+    assert "<script>alert(1)" not in page
+    assert 'value="&#34;&gt;&lt;script&gt;alert(1)&lt;/script&gt;"' in page
+
+
 def test_sign_in_redirects_only_within_the_site(client):
     for target in ["//evil.example/x", "https://evil.example/", "/\\evil.example"]:
         response = sign_in(client, "ana@example.com", next=target)
