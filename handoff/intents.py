@@ -23,14 +23,18 @@ _PERSON = (
 _END = r"(?![-\w'’])"
 
 _ENGLISH = [
-    # talk / speak / chat to someone (also "someone", which is a person only after these verbs)
-    rf"\b(?:talk|speak|chat|communicate)\s+(?:to|with)\s+(?:{_PERSON}|someone|somebody|a\s+person){_END}",
+    # talk / speak / chat to someone ("someone" and "support" are people only after these verbs)
+    rf"\b(?:talk|speak|chat|communicate)\s+(?:to|with)\s+(?:{_PERSON}|someone|somebody|"
+    rf"(?:your\s+)?support){_END}",
     # connect / transfer / put me through to ...: the customer must be the object
     rf"\b(?:connect|transfer|put|pass|forward|escalate|send|route|hand)\s+(?:me|us|this|my\s+"
     rf"(?:case|chat|ticket))\s+(?:through\s+)?(?:to|with)\s+{_PERSON}{_END}",
     # I want / need / get me / give me a human
-    rf"\b(?:want|need|get\s+me|give\s+me|request|prefer|get)\s+(?:to\s+(?:talk|speak)\s+to\s+)?"
-    rf"{_PERSON}{_END}(?!\s+(?:app|application|portal|software|account|version|tool)\b)",
+    rf"\b(?:want|need|get\s+me|give\s+me|request|prefer|get)\s+(?:{_PERSON}|some(?:one|body)\s+real)"
+    rf"{_END}(?!\s+(?:app|application|portal|software|account|version|tool)\b)",
+    r"\b(?:want|need|get|prefer|request)\s+(?:some\s+)?(?:human|real|live|personal)\s+"
+    r"(?:help|support|assistance)\b",
+    rf"\b(?:can|could)\s+{_PERSON}\s+(?:please\s+)?help\b",
     r"\b(?:is|are)\s+there\s+(?:a|any)\s+(?:real\s+|live\s+)?(?:human|person|people|agents?)"
     r"\s+(?:i|we)\s+can\s+(?:talk|speak|chat)",
     rf"\bescalate\b(?:\s+(?:this|it|me))?(?:\s+to\s+{_PERSON})?\s*[.!?]*$",
@@ -43,6 +47,7 @@ _CHINESE = [
     r"转(?:接)?(?:到)?(?:人工|真人|客服)(?!电话)",
     rf"(?:找|要|叫|换|联系|接通|接)(?:一个|一位|个|位)?(?:真的|真正的)?{_CN_PERSON}(?!电话|热线|邮箱|几点|的)",
     rf"(?:跟|和|与|同)(?:一个|一位|个|位)?{_CN_PERSON}(?:说话|聊|谈|沟通|对话|交流)",
+    rf"(?:让|请)(?:一个|一位|个|位)?{_CN_PERSON}来?(?:回答|处理|帮|跟进|回复|联系我)",
     rf"^\s*(?:{_CN_PERSON}(?:服务|客服)?)(?:[，,]?\s*(?:谢谢|快点|马上))?\s*[!！。.?？]*\s*$",
     r"人工服务(?!时间)",
 ]

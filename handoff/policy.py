@@ -66,10 +66,16 @@ DEFAULT_RULES: tuple[TopicRule, ...] = (
     TopicRule(
         "legal_threat",
         (
-            r"\b(?:lawyers?|attorneys?|solicitors?|lawsuit|legal\s+action|small\s+claims)\b",
-            r"\b(?:take|taking)\s+(?:you|this|it)\s+to\s+court\b",
-            r"\b(?:sue|suing)\s+(?:you|your|the\s+company)\b",
-            r"律师|起诉|法院|告你们|法律(?:途径|行动|手段)",
+            # A threat, not a mention: "my lawyer", "file a lawsuit"; "what does a county
+            # attorney do" is a question for the bot.
+            r"\b(?:my|our)\s+(?:lawyers?|attorneys?|solicitors?|legal\s+team)\b",
+            r"\b(?:contact|call|get|hire|involve|consult|see|talk\s+to|speak\s+to)(?:ing|s)?\s+"
+            r"(?:a|an|my)\s+(?:lawyer|attorney|solicitor)\b",
+            r"\b(?:file|filing|bring|start|take|taking|pursue|threaten)\w*\s+(?:a\s+)?"
+            r"(?:lawsuit|legal\s+(?:action|steps)|class\s+action)",
+            r"\b(?:take|taking)\s+(?:you|this|it)\s+to\s+court\b|\bsee\s+you\s+in\s+court\b",
+            r"\b(?:sue|suing)\s+(?:you|your|the\s+company|them)\b",
+            r"律师函|找律师|请律师|起诉你们|要起诉|告你们|法院见|法律(?:途径|行动|手段)",
         ),
         100,
     ),

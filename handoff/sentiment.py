@@ -7,7 +7,10 @@ that VADER under-weights in support chats raise the score, clamped to [0, 1]: sh
 (mostly upper case, +0.3), runs of ``!!!``/``???`` (+0.3), and abuse aimed at the bot or the
 company, which alone lifts the score to 0.7. VADER knows English only, so for Chinese a
 short list of strong complaint phrases lifts the score to 0.8; it complements the model, it
-is not the method. The threshold lives in the policy configuration.
+is not the method. VADER scores words, not their target ("where is the dead sea" is negative),
+so the sentiment counts in full only when the message is aimed at the speaker, at us or at the
+service (first or second person, "this", "nothing", or words such as service, support, bot);
+otherwise at half weight. The threshold lives in the policy configuration.
 """
 
 from __future__ import annotations
@@ -23,6 +26,12 @@ _PUNCT_BONUS = 0.3
 _ABUSE_FLOOR = 0.7
 _CHINESE_FLOOR = 0.8
 
+_UNAIMED_WEIGHT = 0.5
+_AIMED = re.compile(
+    r"\b(?:i|i'm|im|me|my|mine|we|us|our|you|your|yours|this|nothing|again|still"
+    r"|service|support|bot|chat|help|app|product|company|experience|order|account)\b",
+    re.IGNORECASE,
+)
 _PUNCT_RUN = re.compile(r"[!?！？]{3,}|[!！]{2,}")
 _ABUSE = re.compile(
     r"\b(?:useless|stupid|idiot(?:ic|s)?|dumb|moron(?:ic)?|garbage|trash|rubbish|pathetic"
@@ -58,7 +67,7 @@ def _shouting(text: str) -> bool:
 
 def assess_frustration(text: str) -> Frustration:
     compound = _analyzer().polarity_scores(text)["compound"]
-    score = -compound
+    score = -compound * (1.0 if _AIMED.search(text) else _UNAIMED_WEIGHT)
     signals = ["sentiment"] if compound < 0 else []
     if _shouting(text):
         score += _SHOUT_BONUS

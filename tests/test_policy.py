@@ -26,6 +26,10 @@ ASKS_FOR_HUMAN = [
     "我要找客服",
     "我想和真人说话",
     "请帮我转接人工客服",
+    "can a human help me",
+    "I'd like to talk to support",
+    "need human help",
+    "能不能让真人来回答",
 ]
 
 NOT_ASKING = [
@@ -43,6 +47,13 @@ NOT_ASKING = [
     "客服电话是多少",
     "你是真人吗",
     "how do I connect my printer to the network",
+    "the agent said I'd get a refund",
+    "my real estate agent needs the invoice",
+    "how do I talk to Alexa on my TV",
+    "transfer photos to my phone",
+    "can the agent app help with billing",
+    "人工费怎么算",
+    "客服什么时候上班",
 ]
 
 
@@ -89,6 +100,20 @@ def test_sensitive_topics_escalate_at_once(text, rule):
     assert decision.detail.startswith(rule)
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "what does the solicitor general of texas do",
+        "how many people have held the role of county attorney",
+        "How do I cancel a recording?",
+        "my account settings page is blank",
+        "what is a refund policy",
+    ],
+)
+def test_mentions_of_sensitive_words_are_not_topics(text):
+    assert decide(TurnFacts(text=text, confidence=0.9), CONFIG).action is Action.answer
+
+
 def test_highest_priority_topic_wins():
     decision = decide(TurnFacts("cancel my account or my lawyer calls", 0.9), CONFIG)
     assert decision.detail.startswith("legal_threat")
@@ -117,6 +142,9 @@ def test_frustration_hands_off(text):
         "my card was declined",
         "THANK YOU SO MUCH!!!",
         "滚动条不见了",
+        # negative words about the topic, not the service
+        "where is the dead sea located in the world",
+        "what kind of poison killed romeo and juliet",
     ],
 )
 def test_ordinary_problems_are_not_frustration(text):
