@@ -50,6 +50,8 @@ def add_message(
     citations: Sequence[dict[str, Any]] = (),
     confidence: float | None = None,
     signals: dict[str, Any] | None = None,
+    decision: str | None = None,
+    reason: str | None = None,
 ) -> Stored:
     """Store a message under the next sequence number; idempotent on ``client_id``."""
     if role not in ROLES:
@@ -70,6 +72,8 @@ def add_message(
             citations=list(citations),
             confidence=confidence,
             signals=signals,
+            decision=decision,
+            reason=reason,
         )
         session.add(message)
         session.commit()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from alembic import context
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, TypeDecorator
 
 # Import every module that defines tables, so autogenerate sees them all.
 import bot.users  # noqa: F401  (the users table lives on bot.models.Base)
@@ -22,10 +24,19 @@ def _database_url() -> str:
     return Settings().sqlalchemy_url
 
 
+def _render_item(kind: str, obj: object, _autogen_context: object) -> str | Literal[False]:
+    # A revision must not import model code, which changes later: a TypeDecorator column
+    # is written as the plain type it stores.
+    if kind == "type" and isinstance(obj, TypeDecorator):
+        return f"sa.{obj.impl!r}"
+    return False
+
+
 def _configure_and_run(connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=TARGET_METADATA,
+        render_item=_render_item,
         # SQLite cannot ALTER most things; batch mode rebuilds the table instead.
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
