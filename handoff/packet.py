@@ -89,7 +89,7 @@ def render_packet(packet: Mapping[str, Any]) -> str:
 
 
 def _message(raw: Mapping[str, Any]) -> dict[str, Any]:
-    message = {"role": str(raw["role"]), "text": str(raw.get("text", ""))}
+    message: dict[str, Any] = {"role": str(raw["role"]), "text": str(raw.get("text", ""))}
     for key in ("author", "seq", "confidence"):
         if raw.get(key) is not None:
             message[key] = raw[key]

@@ -65,7 +65,7 @@ def active_load(*, session: Session) -> dict[str, int]:
         .where(Ticket.state == State.agent, Ticket.agent_id.is_not(None))
         .group_by(Ticket.agent_id)
     )
-    return {agent_id: count for agent_id, count in session.execute(query)}
+    return {str(agent_id): count for agent_id, count in session.execute(query)}
 
 
 def fits(agent: AgentStatus, ticket: Ticket) -> bool:

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from handoff.models import Ticket
@@ -70,7 +70,7 @@ def claim(*, session: Session, conversation_id: str, agent_id: str, now: datetim
     """queued -> agent for ``agent_id``; False when the conversation is not (or no longer)
     queued, for instance because another agent claimed it first."""
     check_transition(State.queued, State.agent)
-    result = session.execute(
+    statement = (
         update(Ticket)
         .where(Ticket.conversation_id == conversation_id, Ticket.state == State.queued)
         .values(
@@ -83,6 +83,8 @@ def claim(*, session: Session, conversation_id: str, agent_id: str, now: datetim
         )
         .execution_options(synchronize_session="fetch")
     )
+    # An UPDATE yields a CursorResult, whose rowcount tells whether this claimer won.
+    result = cast(CursorResult[Any], session.execute(statement))
     session.commit()
     return result.rowcount == 1
 
