@@ -1,0 +1,121 @@
+"""Publishing: every change to the document store, followed at once by the index.
+
+The store commits first (it is the source of truth), then only the changed document is
+re-indexed, so an edit reaches the bot as soon as its few chunks are embedded. If indexing
+fails the edit is kept, marked ``failed``, and ``reindex`` repairs it later.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from retrieval import library
+from retrieval.chunking import chunk_document
+from retrieval.documents import Document
+from retrieval.index import KnowledgeIndex, SyncReport
+from retrieval.loaders import LoadError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Published:
+    doc: Document  # the current version
+    changed: bool  # a new version was stored (or the document came back from deletion)
+    report: SyncReport  # what the index did for it
+
+
+class Publisher:
+    """Store-then-index operations, shared by the editor, its API, the app's start and the CLI.
+    Blocking (database and embedding work): async callers run them in a thread."""
+
+    def __init__(self, *, sessionmaker: sessionmaker[Session], index: KnowledgeIndex) -> None:
+        self._sessions = sessionmaker
+        self.index = index
+
+    def save(self, doc: Document, *, author: str) -> Published:
+        return self._publish(lambda s: library.save_document(session=s, doc=doc, author=author))
+
+    def save_many(self, docs: list[Document], *, author: str) -> list[Published]:
+        return [self.save(doc, author=author) for doc in docs]
+
+    def restore_version(self, doc_id: str, version: int, *, author: str) -> Published:
+        return self._publish(
+            lambda s: library.restore_version(
+                session=s, doc_id=doc_id, version=version, author=author
+            )
+        )
+
+    def restore(self, doc_id: str) -> Published:
+        return self._publish(
+            lambda s: library.Saved(library.restore_document(session=s, doc_id=doc_id), True)
+        )
+
+    def delete(self, doc_id: str) -> SyncReport:
+        with self._session() as session:
+            library.delete_document(session=session, doc_id=doc_id)
+        report = self.index.delete(doc_id)
+        with self._session() as session:
+            library.mark_indexed(session=session, doc_id=doc_id, state="removed", chunk_count=0)
+        return report
+
+    def import_folder(self, kb_dir: str | Path) -> tuple[list[Document], list[LoadError]]:
+        """Store the files of ``kb_dir`` (the first start fills an empty store this way)."""
+        with self._session() as session:
+            saved, errors = library.import_folder(session=session, kb_dir=kb_dir)
+        return [s.doc for s in saved], errors
+
+    def start(self, kb_dir: str | Path) -> SyncReport:
+        """At the app's start: fill an empty store from ``kb_dir``, then bring the index in step."""
+        with self._session() as session:
+            empty = not library.has_documents(session=session)
+        if empty:
+            docs, errors = self.import_folder(kb_dir)
+            log.info("imported %d documents from %s", len(docs), kb_dir)
+            for error in errors:
+                log.warning("not imported: %s", error)
+        return self.reindex()
+
+    def reindex(self, *, progress: Callable[[int, int], None] | None = None) -> SyncReport:
+        """Make the index hold exactly the current stored versions (embeds only what differs)."""
+        with self._session() as session:
+            docs = library.current_documents(session=session)
+        report = self.index.sync(docs, delete_missing=True, progress=progress)
+        with self._session() as session:
+            for doc in docs:
+                library.mark_indexed(
+                    session=session,
+                    doc_id=doc.doc_id,
+                    state="indexed",
+                    chunk_count=len(chunk_document(doc)),
+                )
+        return report
+
+    def _publish(self, store: Callable[[Session], library.Saved]) -> Published:
+        with self._session() as session:
+            saved = store(session)
+        try:
+            report = self.index.upsert(saved.doc)
+        except Exception:  # the edit is stored; reindex retries it
+            log.exception("indexing %s v%s failed", saved.doc.doc_id, saved.doc.version)
+            self._mark(saved.doc, "failed", 0)
+            raise
+        self._mark(saved.doc, "indexed", len(chunk_document(saved.doc)))
+        return Published(saved.doc, saved.changed, report)
+
+    def _mark(self, doc: Document, state: str, chunk_count: int) -> None:
+        with self._session() as session:
+            library.mark_indexed(
+                session=session, doc_id=doc.doc_id, state=state, chunk_count=chunk_count
+            )
+
+    @contextmanager
+    def _session(self) -> Iterator[Session]:
+        with self._sessions.begin() as session:
+            yield session
