@@ -1,0 +1,199 @@
+"""The knowledge index: chunks in Chroma, kept in step with the documents by content hash."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from langchain_core.embeddings import Embeddings
+
+from retrieval.chunking import chunk_document
+from retrieval.documents import Chunk, Document, Hit
+from retrieval.search import CANDIDATES, MODES, ChunkTable, rank
+from retrieval.store import chunk_from_record, chunk_metadata, open_collection
+
+Progress = Callable[[int, int], None]  # (chunks embedded so far, chunks to embed)
+
+# Chunks per embedding call: large calls keep the model busy (it sorts each call by length to
+# pad less), while still reporting progress every few seconds on a CPU.
+EMBED_BATCH = 512
+# Ids per Chroma write: well under its limit (about 5,000 with the embedded SQLite).
+WRITE_BATCH = 1000
+
+
+@dataclass
+class SyncReport:
+    added: int = 0
+    updated: int = 0
+    deleted: int = 0
+    unchanged: int = 0
+    chunks_embedded: int = 0
+    chunks_deleted: int = 0
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.updated or self.deleted)
+
+
+class KnowledgeIndex:
+    """Searchable chunks of the knowledge base. Thread-safe: writes are serialised and
+    searches read an immutable snapshot that a write swaps in when it is done."""
+
+    def __init__(
+        self,
+        *,
+        embeddings: Embeddings,
+        persist_dir: str | Path | None = None,
+        chroma_url: str = "",
+        collection: str = "kb",
+    ) -> None:
+        self.embeddings = embeddings
+        self._collection = open_collection(
+            persist_dir=persist_dir, chroma_url=chroma_url, name=collection
+        )
+        self._lock = threading.Lock()
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Re-read the chunks from Chroma (another process may have written to a server)."""
+        with self._lock:
+            records = self._collection.get(include=["documents", "metadatas"])
+            chunks: list[Chunk] = []
+            self._hashes: dict[str, str] = {}
+            expected: dict[str, int] = {}
+            for chunk_id, text, meta in zip(
+                records["ids"], records["documents"] or [], records["metadatas"] or [], strict=True
+            ):
+                chunks.append(chunk_from_record(chunk_id, text or "", meta))
+                self._hashes[meta["doc_id"]] = str(meta["content_hash"])
+                expected[meta["doc_id"]] = int(meta["chunk_count"])
+            # A document left half-written by an interrupted sync has no trustworthy hash.
+            found = Counter(chunk.doc_id for chunk in chunks)
+            for doc_id, count in expected.items():
+                if found[doc_id] != count:
+                    self._hashes[doc_id] = ""
+            self._table = _table(chunks)
+
+    @property
+    def doc_ids(self) -> set[str]:
+        return set(self._hashes)
+
+    def __len__(self) -> int:
+        """The number of indexed chunks."""
+        return len(self._table)
+
+    def sync(
+        self,
+        docs: Iterable[Document],
+        *,
+        delete_missing: bool = True,
+        progress: Progress | None = None,
+    ) -> SyncReport:
+        """Make the index hold exactly ``docs``: embed only new and changed documents and,
+        with ``delete_missing``, remove the chunks of documents no longer given."""
+        docs = {doc.doc_id: doc for doc in docs}
+        with self._lock:
+            gone = set(self._hashes) - set(docs) if delete_missing else set()
+            return self._apply(list(docs.values()), gone, progress)
+
+    def upsert(self, doc: Document) -> SyncReport:
+        """Add or replace one document; re-embeds nothing when its content is unchanged."""
+        with self._lock:
+            return self._apply([doc], set(), None)
+
+    def delete(self, doc_id: str) -> SyncReport:
+        with self._lock:
+            return self._apply([], {doc_id} & set(self._hashes), None)
+
+    def search(self, query: str, *, k: int = 5, mode: str = "hybrid") -> list[Hit]:
+        vector = None if mode == "bm25" else self.embeddings.embed_query(query)
+        return self.search_with_vector(query, vector, k=k, mode=mode)
+
+    def search_with_vector(
+        self, query: str, vector: Sequence[float] | None, *, k: int = 5, mode: str = "hybrid"
+    ) -> list[Hit]:
+        """Search with a query vector the caller already computed (the engine embeds once)."""
+        if mode not in MODES:
+            raise ValueError(f"unknown search mode {mode!r}: use one of {', '.join(MODES)}")
+        table = self._table
+        if not len(table):
+            return []
+        dense = bm25 = None
+        if mode != "bm25":
+            if vector is None:
+                raise ValueError(f"mode {mode!r} needs a query vector")
+            dense = self._query_dense(vector, min(CANDIDATES, len(table)))
+        if mode != "dense":
+            bm25 = table.lexical.scores(query)
+        return rank(table, dense=dense, bm25=bm25, k=k)
+
+    def _query_dense(self, vector: Sequence[float], n: int) -> list[tuple[str, float]]:
+        # Ids and distances only: texts and metadata come from the in-memory table.
+        result = self._collection.query(
+            query_embeddings=[list(vector)], n_results=n, include=["distances"]
+        )
+        distances = result["distances"][0] if result["distances"] else []
+        return [(cid, 1.0 - d) for cid, d in zip(result["ids"][0], distances, strict=True)]
+
+    def _apply(self, docs: list[Document], gone: set[str], progress: Progress | None) -> SyncReport:
+        report = SyncReport(deleted=len(gone))
+        changed = [doc for doc in docs if self._hashes.get(doc.doc_id) != doc.content_hash]
+        report.unchanged = len(docs) - len(changed)
+        for doc in changed:
+            if doc.doc_id in self._hashes:
+                report.updated += 1
+            else:
+                report.added += 1
+        if not changed and not gone:
+            return report
+        new_chunks = {doc.doc_id: chunk_document(doc) for doc in changed}
+        flat = [chunk for chunks in new_chunks.values() for chunk in chunks]
+        # Embed before touching the store: a failing model leaves the old index intact.
+        vectors = self._embed(flat, progress)
+        replaced = gone | set(new_chunks)
+        stale = [c.chunk_id for c in self._table.chunks if c.doc_id in replaced]
+        for start in range(0, len(stale), WRITE_BATCH):
+            self._collection.delete(ids=stale[start : start + WRITE_BATCH])
+        hashes = {doc.doc_id: doc.content_hash for doc in changed}
+        for start in range(0, len(flat), WRITE_BATCH):
+            batch = flat[start : start + WRITE_BATCH]
+            self._collection.add(
+                ids=[c.chunk_id for c in batch],
+                embeddings=vectors[start : start + WRITE_BATCH],
+                documents=[c.text for c in batch],
+                metadatas=[
+                    chunk_metadata(
+                        c, content_hash=hashes[c.doc_id], chunk_count=len(new_chunks[c.doc_id])
+                    )
+                    for c in batch
+                ],
+            )
+        report.chunks_embedded, report.chunks_deleted = len(flat), len(stale)
+        for doc_id in gone:
+            self._hashes.pop(doc_id, None)
+        self._hashes.update(hashes)
+        kept = [c for c in self._table.chunks if c.doc_id not in replaced]
+        self._table = _table(kept + flat)
+        return report
+
+    def _embed(self, chunks: list[Chunk], progress: Progress | None) -> list[list[float]]:
+        # Sorting by length puts similar lengths in one call, so batches pad less.
+        order = sorted(range(len(chunks)), key=lambda i: len(chunks[i].embed_text))
+        vectors: list[list[float]] = [[] for _ in chunks]
+        if progress:
+            progress(0, len(chunks))
+        for start in range(0, len(order), EMBED_BATCH):
+            rows = order[start : start + EMBED_BATCH]
+            embedded = self.embeddings.embed_documents([chunks[i].embed_text for i in rows])
+            for i, vector in zip(rows, embedded, strict=True):
+                vectors[i] = vector
+            if progress:
+                progress(min(start + EMBED_BATCH, len(order)), len(chunks))
+        return vectors
+
+
+def _table(chunks: list[Chunk]) -> ChunkTable:
+    return ChunkTable(sorted(chunks, key=lambda c: (c.doc_id, c.position)))
