@@ -174,7 +174,14 @@
     for (let i = 0; i < 20 && contrast(accent, WHITE) < 4.5; i++) {
       accent = accent.map((v) => v * 0.85);
     }
-    return { brand: toCss(brand), onBrand: toCss(onBrand), accent: toCss(accent) };
+    // Hover and pressed states move away from the text colour, so contrast only grows.
+    const strong = brand.map((v, i) => v + (onBrand[i] > 128 ? -v : 255 - v) * 0.18);
+    return {
+      brand: toCss(brand),
+      brandStrong: toCss(strong),
+      onBrand: toCss(onBrand),
+      accent: toCss(accent),
+    };
   }
 
   // ---------------------------------------------------------------- DOM helpers
@@ -347,6 +354,7 @@
   const shadow = host.attachShadow({ mode: "open" });
   const root = h("div", { class: "root", hidden: true, lang: LANG });
   root.style.setProperty("--brand", colors.brand);
+  root.style.setProperty("--brand-strong", colors.brandStrong);
   root.style.setProperty("--on-brand", colors.onBrand);
   root.style.setProperty("--accent", colors.accent);
   const css = h("link", { rel: "stylesheet", href: `${ORIGIN}/widget.css` });
@@ -445,8 +453,8 @@
     if (stick) log.scrollTop = log.scrollHeight;
   }
 
-  function noteNode(text) {
-    return h("p", { class: "note", text });
+  function noteNode(text, seq = null) {
+    return h("p", { class: "note", text, "data-seq": seq });
   }
 
   function sourcesNode(citations) {
@@ -487,7 +495,7 @@
 
   function messageNode(item) {
     const role = item.role === "customer" ? "customer" : item.role === "agent" ? "agent" : "bot";
-    const wrap = h("div", { class: `msg ${role}` });
+    const wrap = h("div", { class: `msg ${role}`, "data-seq": item.seq ?? null });
     if (role !== "customer") {
       const who = role === "agent" ? item.author || t("agent") : t("bot");
       wrap.append(h("div", { class: "who", text: who }));
@@ -501,12 +509,15 @@
       if (sources) wrap.append(sources);
     }
     if (role === "bot" && item.seq != null && !item.streaming) wrap.append(feedbackNode(item));
-    if (item.pending) wrap.append(h("div", { class: "meta", text: t(item.pending) }));
+    if (item.pending) {
+      wrap.classList.add("pending");
+      wrap.append(h("div", { class: "meta", text: t(item.pending) }));
+    }
     return wrap;
   }
 
   function renderItem(item) {
-    if (item.kind === "note") return noteNode(item.text);
+    if (item.kind === "note") return noteNode(item.text, item.seq);
     const node = messageNode(item);
     if (item.seq != null) bubbles.set(item.seq, node);
     if (item.client_id) bubbles.set(`c:${item.client_id}`, node);
@@ -523,11 +534,24 @@
     log.scrollTop = log.scrollHeight;
   }
 
-  function replaceNode(oldNode, item) {
+  // Stored messages stand in sequence order, above messages still waiting to be sent, so the
+  // live view matches what a reload (or the server) shows.
+  function placeStored(item, oldNode) {
     const node = renderItem(item);
-    if (oldNode && oldNode.isConnected) oldNode.replaceWith(node);
-    else append(node);
+    oldNode?.remove();
+    const stick = nearBottom();
+    const next = [...log.children].find(
+      (el) => el.classList.contains("pending") || Number(el.dataset.seq) > item.seq,
+    );
+    log.insertBefore(node, next || null);
+    if (stick) log.scrollTop = log.scrollHeight;
     return node;
+  }
+
+  function remember(item) {
+    const index = S.history.findIndex((i) => i.seq > item.seq);
+    if (index < 0) S.history.push(item);
+    else S.history.splice(index, 0, item);
   }
 
   function bump() {
@@ -791,8 +815,8 @@
     const [sent] = S.outbox.splice(index, 1);
     inflight = inflight.filter((id) => id !== clientId);
     const item = { kind: "msg", seq, role: "customer", text: sent.text, client_id: clientId };
-    S.history.push(item);
-    replaceNode(bubbles.get(`c:${clientId}`), item);
+    remember(item);
+    placeStored(item, bubbles.get(`c:${clientId}`));
     save();
     return item;
   }
@@ -823,14 +847,15 @@
       client_id: m.client_id,
     };
     if (m.role === "system") {
-      S.history.push({ kind: "note", text: m.text });
-      append(noteNode(m.text));
+      const note = { kind: "note", seq: m.seq, text: m.text };
+      remember(note);
+      placeStored(note);
       save();
       return;
     }
-    S.history.push(item);
+    remember(item);
     save();
-    replaceNode(streams.get(m.stream_id)?.node, item);
+    placeStored(item, streams.get(m.stream_id)?.node);
     streams.delete(m.stream_id);
     if (m.role !== "customer") {
       hideTyping();
@@ -906,7 +931,7 @@
     save();
     const node = bubbles.get(`c:${id}`);
     node?.querySelector(".meta")?.replaceChildren(t("notSent"));
-    node?.classList.add("failed");
+    node?.classList.replace("pending", "failed");
   }
 
   // ---------------------------------------------------------------- user actions
