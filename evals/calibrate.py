@@ -10,12 +10,16 @@ wrong-answer rate. Question texts are never looked at: only the signals and the 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedGroupKFold
 
+from bot.config import Settings
 from evals import metrics
+from evals.deployment import Result, deploy, fingerprint
 
 FOLDS = 5
 SEED = 0
@@ -110,3 +114,68 @@ def policy_figures(
         ("answer" if a else "handoff", bool(ok)) for a, ok in zip(answered, correct, strict=True)
     ]
     return metrics.default_policy(decisions, int(answerable.sum()))
+
+
+def matrix(signals: Sequence[dict[str, float]], features: Sequence[str]) -> np.ndarray:
+    """One row per turn, one column per feature; a missing signal counts 0 (as in the bot)."""
+    return np.array([[s.get(f, 0.0) for f in features] for s in signals], dtype=float).reshape(
+        len(signals), len(features)
+    )
+
+
+def collect(datasets: Sequence[Path], settings: Settings | None = None) -> dict[str, list[Result]]:
+    """Every retrieval turn of every dataset (small talk has no signals to fit)."""
+    turns = {}
+    for dataset in datasets:
+        with deploy(dataset, settings) as deployment:
+            results = deployment.ask_all()
+        turns[dataset.name] = [r for r in results if r.draft.kind == "retrieval"]
+    return turns
+
+
+def fit_calibration(
+    datasets: Sequence[Path],
+    turns: dict[str, list[Result]],
+    *,
+    features: Sequence[str] | None = None,
+    max_risk: float = 0.05,
+) -> dict[str, Any]:
+    """The calibration JSON the server loads, with its out-of-fold figures."""
+    rows = [(name, r) for name, results in turns.items() for r in results]
+    features = list(features or sorted(rows[0][1].draft.signals))
+    X = matrix([r.draft.signals for _, r in rows], features)
+    y = np.array([r.correct for _, r in rows], dtype=int)
+    answerable = np.array([r.question.answerable for _, r in rows])
+    # Groups never span datasets: a doc id means nothing outside its own knowledge base.
+    groups = [f"{name}:{r.group}" for name, r in rows]
+    fold_of = split(y, groups)
+    oof = out_of_fold(X, y, fold_of)
+    threshold = pick_threshold(oof, y, int(answerable.sum()), max_risk)
+    weights, bias = fit(X, y)
+
+    def report(mask: np.ndarray) -> dict[str, Any]:
+        at = np.full(int(mask.sum()), threshold)
+        return figures(oof[mask], y[mask], answerable[mask]) | {
+            "policy_at_threshold": policy_figures(oof[mask], y[mask], answerable[mask], at)
+        }
+
+    names = np.array([name for name, _ in rows])
+    return {
+        "features": features,
+        "weights": [round(float(w), 6) for w in weights],
+        "bias": round(bias, 6),
+        "threshold": round(threshold, 6),
+        "fitted_on": " + ".join(f"{d.name} (all {len(turns[d.name])} questions)" for d in datasets),
+        "target_wrong_rate": max_risk,
+        "datasets": [
+            {"dataset": d.name, "questions": len(turns[d.name]), "fingerprint": fingerprint(d)}
+            for d in datasets
+        ],
+        "cross_validation": {
+            "method": f"{len(set(fold_of.tolist()))}-fold stratified group k-fold, grouped by "
+            "dataset and top retrieved document; threshold picked on the pooled out-of-fold "
+            "confidences",
+            "pooled": report(np.ones(len(rows), dtype=bool)),
+            **{name: report(names == name) for name in turns},
+        },
+    }
