@@ -99,16 +99,26 @@ def mark_indexed(*, session: Session, doc_id: str, state: str, chunk_count: int)
 
 
 def get_document(*, session: Session, doc_id: str, version: int | None = None) -> Document:
-    row = _row(session, doc_id)
+    """A stored version of a document, by default the current one."""
+    version = version or _row(session, doc_id).version
+    return _document(get_version(session=session, doc_id=doc_id, version=version))
+
+
+def get_version(*, session: Session, doc_id: str, version: int) -> KbDocumentVersion:
     stored = session.scalar(
         select(KbDocumentVersion).where(
-            KbDocumentVersion.doc_id == doc_id,
-            KbDocumentVersion.version == (version or row.version),
+            KbDocumentVersion.doc_id == doc_id, KbDocumentVersion.version == version
         )
     )
     if stored is None:
         raise NotFound(f"{doc_id} has no version {version}")
-    return _document(stored)
+    return stored
+
+
+def is_live(*, session: Session, doc_id: str) -> bool:
+    """The document exists and is not deleted."""
+    row = session.get(KbDocument, doc_id)
+    return row is not None and not row.deleted
 
 
 def get_row(*, session: Session, doc_id: str) -> KbDocument:
@@ -205,10 +215,7 @@ def _row(session: Session, doc_id: str) -> KbDocument:
 
 
 def _current(session: Session, row: KbDocument) -> KbDocumentVersion:
-    query = select(KbDocumentVersion).where(
-        KbDocumentVersion.doc_id == row.doc_id, KbDocumentVersion.version == row.version
-    )
-    return session.scalars(query).one()
+    return get_version(session=session, doc_id=row.doc_id, version=row.version)
 
 
 def _document(v: KbDocumentVersion) -> Document:
