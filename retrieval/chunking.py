@@ -9,8 +9,8 @@ from retrieval.documents import Chunk, Document
 
 # all-MiniLM-L6-v2 reads 256 word pieces (~1000 characters of English); chunks plus their
 # "Title > Heading" line stay under that so nothing embedded is cut off.
-CHUNK_SIZE = 900
-CHUNK_OVERLAP = 150
+CHUNK_SIZE = 400
+CHUNK_OVERLAP = 100
 
 _LEVELS = [("#", "h1"), ("##", "h2"), ("###", "h3"), ("####", "h4")]
 
