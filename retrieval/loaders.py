@@ -92,7 +92,7 @@ def _parse(name: str, data: bytes, fmt: str, doc_id: str, *, fallback_title: str
         raise LoadError(name, "empty file")
     if fmt == "pdf":
         title, body = _read_pdf(name, data)
-        return _document(name, doc_id, title or fallback_title, body, fmt="pdf")
+        return _document(name, doc_id, title or fallback_title, body, format="pdf")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -100,9 +100,9 @@ def _parse(name: str, data: bytes, fmt: str, doc_id: str, *, fallback_title: str
     if fmt == "html":
         page = convert_html(text)
         title = page.title or fallback_title
-        return _document(name, doc_id, title, page.body, url=page.url, tags=page.tags, fmt=fmt)
+        return _document(name, doc_id, title, page.body, url=page.url, tags=page.tags, format=fmt)
     if fmt == "txt":
-        return _document(name, doc_id, fallback_title, text.strip(), fmt=fmt)
+        return _document(name, doc_id, fallback_title, text.strip(), format=fmt)
     meta, body = _split_front_matter(name, text)
     heading = _H1.search(body)
     title = str(meta.get("title") or (heading.group(1) if heading else fallback_title))
