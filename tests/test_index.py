@@ -1,0 +1,111 @@
+import chromadb
+import pytest
+from chromadb.api.client import SharedSystemClient
+from chromadb.config import Settings as ChromaSettings
+
+from retrieval.chunking import chunk_document
+from retrieval.documents import Document
+from retrieval.index import KnowledgeIndex
+
+DOCS = [
+    Document("billing-refunds", "Refunds", "## Card\n\nRefunds reach your card in 5 days.\n"),
+    Document("devices-hub", "Hub offline", "## Lights\n\nA red light means no internet.\n"),
+    Document("account-email", "Change your email", "Open Profile, then Email, then Save.\n"),
+]
+
+
+def long_doc(doc_id: str, word: str) -> Document:
+    steps = [f"## Step {i}\n\n" + f"{word} step {i} of the guide. " * 12 for i in range(4)]
+    body = "\n\n".join(steps)
+    return Document(doc_id, f"Guide {word}", body)
+
+
+def test_second_sync_of_an_unchanged_folder_embeds_nothing(kb_index):
+    first = kb_index.sync(DOCS)
+    assert (first.added, first.updated, first.deleted) == (3, 0, 0)
+    assert first.chunks_embedded == sum(len(chunk_document(d)) for d in DOCS) == len(kb_index)
+    second = kb_index.sync(DOCS)
+    assert (second.added, second.updated, second.unchanged, second.chunks_embedded) == (0, 0, 3, 0)
+    assert not second.changed
+
+
+def test_a_changed_document_re_embeds_only_its_chunks(kb_index):
+    docs = [*DOCS, long_doc("guide", "alpha")]
+    kb_index.sync(docs)
+    before = len(kb_index)
+    changed = long_doc("guide", "omega")
+    report = kb_index.sync([*DOCS, changed])
+    assert (report.added, report.updated, report.unchanged) == (0, 1, 3)
+    assert report.chunks_embedded == len(chunk_document(changed))
+    assert report.chunks_deleted == len(chunk_document(docs[-1]))
+    assert len(kb_index) == before
+    # The BM25 side follows: the new word is found, the old one is gone.
+    assert kb_index.search("omega", mode="bm25")[0].doc_id == "guide"
+    assert kb_index.search("alpha", mode="bm25") == []
+
+
+def test_a_document_missing_from_the_folder_is_removed(kb_index):
+    kb_index.sync(DOCS)
+    report = kb_index.sync(DOCS[1:])
+    assert (report.deleted, report.unchanged, report.chunks_embedded) == (1, 2, 0)
+    assert report.chunks_deleted == len(chunk_document(DOCS[0]))
+    assert kb_index.doc_ids == {"devices-hub", "account-email"}
+    assert all(h.doc_id != "billing-refunds" for h in kb_index.search("refunds card", k=5))
+    assert kb_index.search("refunds", mode="bm25") == []
+
+
+def test_delete_missing_false_keeps_other_documents(kb_index):
+    kb_index.sync(DOCS)
+    report = kb_index.sync(DOCS[:1], delete_missing=False)
+    assert (report.deleted, report.unchanged) == (0, 1)
+    assert len(kb_index.doc_ids) == 3
+
+
+def test_upsert_and_delete_one_document(kb_index):
+    kb_index.sync(DOCS)
+    same = kb_index.upsert(DOCS[0])
+    assert (same.unchanged, same.chunks_embedded) == (1, 0)
+    new = Document("billing-invoices", "Invoices", "Download invoices from Billing, then History.")
+    added = kb_index.upsert(new)
+    assert (added.added, added.chunks_embedded) == (1, 1)
+    assert kb_index.search("download invoices history", k=1)[0].doc_id == "billing-invoices"
+    removed = kb_index.delete("billing-invoices")
+    assert (removed.deleted, removed.chunks_deleted) == (1, 1)
+    assert kb_index.delete("never-indexed").deleted == 0
+    assert "billing-invoices" not in kb_index.doc_ids
+
+
+def test_progress_reports_every_chunk_embedded(kb_index):
+    calls = []
+    kb_index.sync(DOCS, progress=lambda done, total: calls.append((done, total)))
+    total = len(kb_index)
+    assert calls[0] == (0, total) and calls[-1] == (total, total)
+
+
+def test_a_reopened_index_gives_the_same_results(tmp_path, embeddings):
+    first = KnowledgeIndex(embeddings=embeddings, persist_dir=tmp_path)
+    first.sync(DOCS)
+    expected = first.search("my hub shows a red light", k=3)
+    # Drop Chroma's per-process cache so the second index really reads the folder.
+    SharedSystemClient.clear_system_cache()
+    reopened = KnowledgeIndex(embeddings=embeddings, persist_dir=tmp_path)
+    assert reopened.search("my hub shows a red light", k=3) == expected
+    assert reopened.sync(DOCS).chunks_embedded == 0
+
+
+def test_a_half_written_document_is_embedded_again(tmp_path, embeddings):
+    index = KnowledgeIndex(embeddings=embeddings, persist_dir=tmp_path)
+    guide = long_doc("guide", "alpha")
+    index.sync([guide])
+    # Simulate a sync interrupted between writes: one of the guide's chunks never landed.
+    client = chromadb.PersistentClient(str(tmp_path), ChromaSettings(anonymized_telemetry=False))
+    client.get_collection("kb-chunks").delete(ids=["guide#1"])
+    index.refresh()
+    report = index.sync([guide])
+    assert (report.updated, report.chunks_embedded) == (1, len(chunk_document(guide)))
+    assert len(index) == len(chunk_document(guide))
+
+
+def test_unknown_search_mode_is_rejected(kb_index):
+    with pytest.raises(ValueError, match="unknown search mode 'fuzzy'"):
+        kb_index.search("anything", mode="fuzzy")
