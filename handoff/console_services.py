@@ -1,0 +1,97 @@
+"""What the agent console needs from the app, handed in by ``bot/app.py`` (handoff never
+imports bot): the database, the conversation port, the real-time hub and a few settings.
+
+It also knows how to tell people about a change: the customers waiting in the queue (their
+new position and wait), and every open console (through the agents' channel of the hub).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+
+from fastapi import HTTPException
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
+from starlette.concurrency import run_in_threadpool
+
+from handoff.console_actions import ConsoleError
+from handoff.ports import ConversationPort
+from handoff.routing import queued_tickets
+from handoff.states import IllegalTransition
+from handoff.waiting import queue_position
+
+T = TypeVar("T")
+Event = dict[str, Any]
+
+
+class LiveHub(Protocol):
+    """The part of bot's hub the console uses (publish/subscribe of JSON events)."""
+
+    async def publish(self, channel: str, event: Event) -> None: ...
+
+    def subscribe(self, channel: str) -> contextlib.AbstractAsyncContextManager[Any]: ...
+
+
+class ConsoleSettings(Protocol):
+    sla_wait_s: int
+    queue_alert_length: int
+    max_message_chars: int
+
+
+@dataclass
+class ConsoleServices:
+    sessions: sessionmaker[Session]
+    port: ConversationPort
+    hub: LiveHub
+    settings: ConsoleSettings
+    agents_channel: str  # every console follows it
+    conversation_channel: Callable[[str], str]  # conversation id -> its channel
+    sockets: Counter[str] = field(default_factory=Counter)  # open consoles per agent id
+
+    async def db(self, fn: Callable[..., T], /, **kwargs: Any) -> T:
+        """Run a handoff function with a fresh session in a worker thread."""
+
+        def work() -> T:
+            with self.sessions() as session:
+                return fn(session=session, **kwargs)
+
+        return await run_in_threadpool(work)
+
+    async def attempt(self, fn: Callable[..., T], /, **kwargs: Any) -> T:
+        """``db``, with the refusals of the queue and the console as HTTP errors."""
+        try:
+            return await self.db(fn, **kwargs)
+        except ConsoleError as error:
+            raise HTTPException(error.status, error.message) from error
+        except (IllegalTransition, StaleDataError) as error:
+            raise HTTPException(409, str(error) or "Someone else changed it first.") from error
+
+    async def tell_agents(self, event: Event) -> None:
+        await self.hub.publish(self.agents_channel, event)
+
+    async def tell_customer(self, conversation_id: str, event: Event) -> None:
+        await self.hub.publish(self.conversation_channel(conversation_id), event)
+
+    async def announce_queue(self) -> None:
+        """Send every waiting customer their position and wait, after the queue moved."""
+        for conversation_id, state in await self.db(_queued_states):
+            await self.tell_customer(conversation_id, state)
+
+
+def _queued_states(*, session: Session) -> list[tuple[str, Event]]:
+    states = []
+    for ticket in queued_tickets(session=session):
+        place = queue_position(session=session, conversation_id=ticket.conversation_id)
+        if place is None:  # claimed between the two reads
+            continue
+        position, eta_s = place
+        event: Event = {"type": "state", "state": "queued", "position": position}
+        if eta_s is not None:
+            event["eta_s"] = eta_s
+        event["offline"] = ticket.offline
+        states.append((ticket.conversation_id, event))
+    return states

@@ -1,0 +1,260 @@
+"""``WS /ws/agent``: the console's real-time channel.
+
+Server -> console: ``hello`` (who I am), ``queue`` (the queue, my conversations and the team:
+sent on connect, after every change and when the SLA or alert state moves), the agents'
+channel events as they come (``queued``, ``claimed``, ``released``, ``transferred``,
+``cancelled``, ``contact``, ``presence``, ``note``, and ``message`` for a customer's message to
+a conversation a human owns), ``sla_breach``, ``alert`` (supervisors only), and for the
+conversation being watched: ``message``, the customer's ``typing`` and ``state``.
+
+Console -> server: ``{"type":"watch","conversation_id"}`` (follow one conversation),
+``{"type":"typing","conversation_id","on"}`` (shown to the customer when the agent owns it),
+``{"type":"ping"}``.
+
+The socket marks the agent online when it opens (unless they chose "away") and offline when
+their last console in this process closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+import anyio
+from fastapi import APIRouter, WebSocket
+from starlette.websockets import WebSocketState
+
+from handoff import console_actions as actions
+from handoff import console_views as views
+from handoff.console_api import StaffMember, agent_id_of
+from handoff.console_services import ConsoleServices, Event
+from handoff.models import utcnow
+from handoff.presence import Presence, set_presence
+
+log = logging.getLogger(__name__)
+
+CLOSE_TRY_AGAIN = 1013  # fell behind the live events: reconnect and reload
+TICK_S = 5.0  # how often waits are checked against the SLA target
+_TYPING_EVERY_S = 2.0  # an agent's typing reaches the customer at most this often
+_QUEUE_EVENTS = {
+    "queued",
+    "claimed",
+    "released",
+    "transferred",
+    "cancelled",
+    "contact",
+    "presence",
+}
+
+StaffSocket = Callable[[WebSocket, Iterable[str]], Awaitable[StaffMember | None]]
+
+
+def make_socket_router(
+    *, websocket_staff: StaffSocket, services: Callable[[WebSocket], ConsoleServices]
+) -> APIRouter:
+    router = APIRouter()
+
+    @router.websocket("/ws/agent")
+    async def agent_socket(websocket: WebSocket) -> None:
+        staff = await websocket_staff(websocket, ["agent"])
+        if staff is None:
+            return  # closed with 4401 or 4403 already
+        await _ConsoleSession(websocket, services(websocket), staff).run()
+
+    return router
+
+
+class _ConsoleSession:
+    def __init__(self, websocket: WebSocket, console: ConsoleServices, staff: StaffMember) -> None:
+        self.websocket, self.console, self.staff = websocket, console, staff
+        self.agent_id = agent_id_of(staff)
+        self.supervisor = staff.has_role("admin")
+        self._send_lock = asyncio.Lock()
+        self._watch: asyncio.Task[None] | None = None
+        self._shape: tuple[Any, ...] = ()
+        self._typing_sent: dict[str, float] = {}
+
+    async def send(self, event: Event) -> None:
+        async with self._send_lock:
+            await self.websocket.send_json(event)
+
+    async def run(self) -> None:
+        status = await self._arrive()
+        try:
+            async with self.console.hub.subscribe(self.console.agents_channel) as events:
+                await self.send(
+                    {
+                        "type": "hello",
+                        "agent_id": self.agent_id,
+                        "name": self.staff.name,
+                        "presence": status.presence,
+                        "capacity": status.capacity,
+                        "supervisor": self.supervisor,
+                    }
+                )
+                await self.refresh()
+                async with anyio.create_task_group() as tasks:
+                    tasks.start_soon(self._forward, events)
+                    tasks.start_soon(self._tick)
+                    await self._receive()
+                    tasks.cancel_scope.cancel()
+        finally:
+            await self._unwatch()
+            await self._leave()
+
+    async def _arrive(self) -> Any:
+        self.console.sockets[self.agent_id] += 1
+        now = utcnow()
+        status = await self.console.db(
+            actions.ensure_agent, agent_id=self.agent_id, name=self.staff.name, now=now
+        )
+        if status.presence == Presence.offline:
+            status = await self.console.db(
+                set_presence, agent_id=self.agent_id, presence=Presence.online, now=now
+            )
+            await self._presence_changed(status)
+        return status
+
+    async def _leave(self) -> None:
+        self.console.sockets[self.agent_id] -= 1
+        if self.console.sockets[self.agent_id] > 0:
+            return
+        del self.console.sockets[self.agent_id]
+        with anyio.CancelScope(shield=True):
+            status = await self.console.db(
+                set_presence, agent_id=self.agent_id, presence=Presence.offline, now=utcnow()
+            )
+            await self._presence_changed(status)
+
+    async def _presence_changed(self, status: Any) -> None:
+        event = {"type": "presence", "agent_id": status.agent_id, "presence": status.presence}
+        await self.console.tell_agents(event | {"capacity": status.capacity})
+        await self.console.announce_queue()
+
+    async def refresh(self, *, only_if_moved: bool = False) -> None:
+        """Send the queue snapshot; with ``only_if_moved``, only when its shape (who waits,
+        who is past the SLA, the alert) changed, and announce new breaches and alerts."""
+        snapshot = await self.console.db(
+            views.queue_snapshot,
+            now=utcnow(),
+            agent_id=self.agent_id,
+            sla_wait_s=self.console.settings.sla_wait_s,
+            alert_length=self.console.settings.queue_alert_length,
+        )
+        items = snapshot["items"]
+        breached = {item["conversation_id"] for item in items if item["sla_breached"]}
+        shape = (
+            tuple(item["conversation_id"] for item in items),
+            frozenset(breached),
+            snapshot["alert"],
+        )
+        old_breached = self._shape[1] if self._shape else frozenset()
+        old_alert = self._shape[2] if self._shape else False
+        moved = shape != self._shape
+        self._shape = shape
+        if only_if_moved and not moved:
+            return
+        await self.send(snapshot)
+        for item in items:
+            if item["conversation_id"] in breached - old_breached:
+                await self.send(
+                    {
+                        "type": "sla_breach",
+                        "conversation_id": item["conversation_id"],
+                        "waited_s": item["waited_s"],
+                    }
+                )
+        if snapshot["alert"] and not old_alert and self.supervisor:
+            limit = snapshot["alert_length"]
+            await self.send({"type": "alert", "length": len(items), "limit": limit})
+
+    async def _tick(self) -> None:
+        while True:
+            await anyio.sleep(TICK_S)
+            await self.refresh(only_if_moved=True)
+
+    async def _forward(self, events: Any) -> None:
+        try:
+            async for event in events:
+                await self.send(event)
+                if event.get("type") in _QUEUE_EVENTS:
+                    await self.refresh()
+        except Exception:  # the hub cut us off (overflow, Redis gone): the console reloads
+            log.warning("agent socket: live events lost", exc_info=True)
+            if self.websocket.application_state == WebSocketState.CONNECTED:
+                await self.websocket.close(CLOSE_TRY_AGAIN)
+
+    async def _follow(self, conversation_id: str) -> None:
+        channel = self.console.conversation_channel(conversation_id)
+        async with self.console.hub.subscribe(channel) as events:
+            await self.send({"type": "watching", "conversation_id": conversation_id})
+            async for event in events:
+                kind = event.get("type")
+                if kind == "message":
+                    await self.send(
+                        {"type": "message", "conversation_id": conversation_id, "message": event}
+                    )
+                elif kind == "typing" and event.get("role") == "customer":
+                    await self.send(
+                        {"type": "typing", "conversation_id": conversation_id, "on": event["on"]}
+                    )
+                elif kind == "state":
+                    await self.send(event | {"conversation_id": conversation_id})
+
+    async def _unwatch(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
+            # Whatever ended the watch (a closed socket, the hub), the console socket goes on.
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._watch
+            self._watch = None
+
+    async def _receive(self) -> None:
+        while True:
+            frame = await self.websocket.receive()
+            if frame["type"] == "websocket.disconnect":
+                return
+            try:
+                data = json.loads(frame.get("text") or "")
+            except ValueError:
+                await self.send({"type": "error", "message": "The frame is not valid JSON."})
+                continue
+            if not isinstance(data, dict):
+                await self.send({"type": "error", "message": "The frame must be a JSON object."})
+                continue
+            await self._handle(data)
+
+    async def _handle(self, data: dict[str, Any]) -> None:
+        conversation_id = data.get("conversation_id")
+        match data.get("type"):
+            case "watch" if isinstance(conversation_id, str):
+                await self._unwatch()
+                self._watch = asyncio.create_task(self._follow(conversation_id))
+            case "typing" if isinstance(conversation_id, str):
+                await self._typing(conversation_id, bool(data.get("on")))
+            case "ping":
+                await self.send({"type": "pong"})
+            case other:
+                await self.send({"type": "error", "message": f"Unknown event {other!r}."})
+
+    async def _typing(self, conversation_id: str, on: bool) -> None:
+        now = time.monotonic()
+        if on and now - self._typing_sent.get(conversation_id, 0.0) < _TYPING_EVERY_S:
+            return
+        try:
+            await self.console.db(
+                actions.check_owner,
+                conversation_id=conversation_id,
+                agent_id=self.agent_id,
+                admin=False,
+            )
+        except actions.ConsoleError:
+            return  # only the owner's typing is shown to the customer
+        self._typing_sent[conversation_id] = now if on else 0.0
+        event = {"type": "typing", "role": "agent", "on": on, "author": self.staff.name}
+        await self.console.tell_customer(conversation_id, event)
