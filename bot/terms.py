@@ -6,6 +6,7 @@ Everything here is pure string work: the answering turn must stay fast, so no mo
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 
 # Latin words (with inner apostrophes/hyphens) or single CJK characters.
@@ -16,14 +17,15 @@ _MARKER = re.compile(r"\s*\[\d+\]")
 _SUFFIX = re.compile(r"(?:(?:(?<=[sxz])|(?<=ch)|(?<=sh))es|(?<![su])s|ing|ed)$")
 _BULLET = re.compile(r"^(?:[-*+]\s+|\d+[.)]\s+)")
 
+# "on/off", "up/down", "out" stay: "turn on two-factor" and "turn it off" are different questions.
 STOPWORDS = frozenset(
     """a about above after again against all am an and any are as at be because been before
-    being below between both but by can could did do does doing don't down during each few for
+    being below between both but by can could did do does doing don't during each few for
     from further had has have having he her here hers herself him himself his how i i'm if in
-    into is it it's its itself just let's me more most my myself no nor not now of off on once
-    only or other our ours ourselves out over own same she should so some such than that that's
+    into is it it's its itself just let's me more most my myself no nor not now of once
+    only or other our ours ourselves over own same she should so some such than that that's
     the their theirs them themselves then there these they this those through to too under
-    until up very was we were what what's when where which while who whom why will with would
+    until very was we were what what's when where which while who whom why will with would
     you your yours yourself yourselves also get got please hi hello hey thanks thank want need
     can't cannot does doesn't isn't tell know way there's ok okay one something anything
     的 了 吗 呢 吧 是 我 你 在 有 和 怎么 么 什 这 那 个 请 问""".split()
@@ -64,23 +66,37 @@ def overlap(query: frozenset[str], other: frozenset[str]) -> float:
     return len(query & other) / len(query) if query else 0.0
 
 
-def split_sentences(text: str) -> list[str]:
+@dataclass(frozen=True)
+class Sentence:
+    text: str  # verbatim, without the list marker
+    line: int  # which line of the passage it is on
+    bullet: str  # the list marker ("- ", "2. ") when it opens a list item, else ""
+
+
+def passage_sentences(text: str) -> list[Sentence]:
     """Sentences of a Markdown-ish passage, each a verbatim substring of ``text``.
 
-    Headings, table rows and code fences are not sentences; a list item's bullet is dropped.
+    Headings, table rows and code fences are not sentences.
     """
-    sentences: list[str] = []
+    sentences: list[Sentence] = []
     in_code = False
-    for line in text.splitlines():
-        line = line.strip()
+    for number, raw in enumerate(text.splitlines()):
+        line = raw.strip()
         if line.startswith("```"):
             in_code = not in_code
             continue
         if in_code or not line or line.startswith(("#", "|", ">")):
             continue
-        line = _BULLET.sub("", line)
-        sentences.extend(part.strip() for part in _SENTENCE_END.split(line) if part.strip())
+        bullet = _BULLET.match(line)
+        marker = bullet.group(0) if bullet else ""
+        parts = [part.strip() for part in _SENTENCE_END.split(line[len(marker) :])]
+        for i, part in enumerate(p for p in parts if p):
+            sentences.append(Sentence(part, number, marker if i == 0 else ""))
     return sentences
+
+
+def split_sentences(text: str) -> list[str]:
+    return [sentence.text for sentence in passage_sentences(text)]
 
 
 def strip_markers(text: str) -> str:

@@ -1,0 +1,35 @@
+"""``GET /healthz`` and ``POST /api/ask``: one stateless answering turn over HTTP."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException
+
+from bot.deps import EngineDep, PolicyDep, SettingsDep
+from bot.llms import LLMError
+from bot.schemas import AskPublic, AskRequest
+from bot.turns import answer_turn
+
+router = APIRouter()
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.post("/api/ask")
+async def ask(
+    body: AskRequest, engine: EngineDep, policy: PolicyDep, settings: SettingsDep
+) -> AskPublic:
+    if len(body.question) > settings.max_message_chars:
+        raise HTTPException(
+            422, f"the question is longer than {settings.max_message_chars} characters"
+        )
+    history = [(turn.role, turn.text) for turn in body.history]
+    try:
+        outcome = await answer_turn(
+            engine=engine, policy=policy, question=body.question, history=history
+        )
+    except LLMError as error:
+        raise HTTPException(503, str(error)) from error
+    return AskPublic.from_turn(outcome.draft, outcome.decision)

@@ -1,0 +1,122 @@
+"""``allhours``: index the knowledge base, ask a question, chat, serve the app."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import click
+from tqdm import tqdm
+
+from bot.cli_users import users
+from bot.config import Settings
+from bot.engine import Engine, Turn, make_answer_engine, make_embeddings_for, open_index
+from bot.llms import LLMError
+from bot.schemas import AskPublic
+from bot.turns import Outcome, answer_turn, make_policy
+from retrieval.loaders import load_folder
+
+
+@click.group()
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """allhours: an AI-first customer-support chatbot with human handoff."""
+    ctx.obj = Settings()
+
+
+# Command groups that live in their own modules, one line each.
+main.add_command(users)
+
+
+@main.command()
+@click.argument("path", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.pass_obj
+def index(settings: Settings, path: Path | None) -> None:
+    """Load PATH (default: the settings' kb_dir) and sync it into the index."""
+    root = path or settings.kb_dir
+    if not root.is_dir():
+        raise click.BadParameter(f"{root} is not a folder", param_hint="PATH")
+    documents, errors = load_folder(root)
+    for error in errors:
+        click.echo(f"skipped: {error}", err=True)
+    knowledge = open_index(settings, make_embeddings_for(settings))
+    with tqdm(unit="chunk", desc="embedding", leave=False) as bar:
+
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        report = knowledge.sync(documents, progress=progress)
+    click.echo(
+        f"{len(documents)} documents from {root}: {report.added} added, {report.updated} updated, "
+        f"{report.deleted} deleted, {report.unchanged} unchanged; {report.chunks_embedded} "
+        f"chunks embedded, {report.chunks_deleted} chunks deleted, {len(errors)} files skipped"
+    )
+
+
+def _turn(settings: Settings, engine: Engine, question: str, history: list[Turn]) -> Outcome:
+    policy = make_policy(settings, engine.calibration)
+    coroutine = answer_turn(engine=engine, policy=policy, question=question, history=history)
+    try:
+        return asyncio.run(coroutine)
+    except LLMError as error:
+        raise click.ClickException(str(error)) from error
+
+
+def _print(outcome: Outcome, *, signals: bool) -> None:
+    draft, decision = outcome.draft, outcome.decision
+    click.echo(draft.answer or "(the knowledge base has no answer to this)")
+    for citation in draft.citations:
+        where = " > ".join((citation.title, *citation.heading_path))
+        click.echo(f"  [{citation.n}] {where}" + (f" <{citation.url}>" if citation.url else ""))
+    if draft.kind == "smalltalk":
+        return
+    reason = f" ({decision.reason})" if decision.reason else ""
+    click.echo(f"confidence {draft.confidence:.2f}, decision: {decision.action}{reason}")
+    if signals:
+        click.echo("signals: " + ", ".join(f"{k}={v:.2f}" for k, v in draft.signals.items()))
+
+
+@main.command()
+@click.argument("question")
+@click.option("--json", "as_json", is_flag=True, help="Print the whole turn as JSON.")
+@click.pass_obj
+def ask(settings: Settings, question: str, as_json: bool) -> None:
+    """Answer one QUESTION from the indexed knowledge base."""
+    outcome = _turn(settings, make_answer_engine(settings), question, [])
+    if as_json:
+        public = AskPublic.from_turn(outcome.draft, outcome.decision)
+        click.echo(json.dumps(public.model_dump(), ensure_ascii=False, indent=2))
+    else:
+        _print(outcome, signals=True)
+
+
+@main.command()
+@click.pass_obj
+def chat(settings: Settings) -> None:
+    """Chat in the terminal; the conversation history feeds follow-up questions."""
+    engine = make_answer_engine(settings)
+    history: list[Turn] = []
+    click.echo("Ask a question (an empty line or Ctrl-D ends).")
+    while True:
+        try:
+            question = click.prompt("you", default="", show_default=False).strip()
+        except click.Abort:  # Ctrl-D
+            question = ""
+        if not question:
+            return
+        outcome = _turn(settings, engine, question, history)
+        _print(outcome, signals=False)
+        history += [("customer", question), ("bot", outcome.draft.answer)]
+
+
+@main.command()
+@click.pass_obj
+def serve(settings: Settings) -> None:
+    """Run the app with uvicorn on the settings' host and port."""
+    import uvicorn
+
+    from bot.app import create_app
+
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port)

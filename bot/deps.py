@@ -1,0 +1,28 @@
+"""Dependency aliases: the long-lived services that the lifespan put on ``app.state``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from bot.config import Settings
+from bot.engine import Engine
+from handoff.policy import PolicyConfig
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_engine(request: Request) -> Engine:
+    return request.app.state.engine
+
+
+def get_policy(request: Request) -> PolicyConfig:
+    return request.app.state.policy
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+EngineDep = Annotated[Engine, Depends(get_engine)]
+PolicyDep = Annotated[PolicyConfig, Depends(get_policy)]
