@@ -9,6 +9,7 @@ wrong-answer rate. Question texts are never looked at: only the signals and the 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -179,3 +180,13 @@ def fit_calibration(
             **{name: report(names == name) for name in turns},
         },
     }
+
+
+def calibrate_datasets(
+    datasets: Sequence[Path], out: Path, *, max_risk: float = 0.05, settings: Settings | None = None
+) -> dict[str, Any]:
+    """Ask every question of every dataset, fit, and write the calibration JSON to ``out``."""
+    data = fit_calibration(datasets, collect(datasets, settings), max_risk=max_risk)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(data, indent=1) + "\n")
+    return data

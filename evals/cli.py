@@ -44,3 +44,40 @@ def retrieval(dataset: Path, json_out: Path | None) -> None:
     if json_out:
         json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_text(json.dumps(figures, indent=1) + "\n")
+
+
+_DATASET_DIR = click.Path(exists=True, file_okay=False, path_type=Path)
+
+
+@main.command()
+@click.option("--dataset", required=True, type=_DATASET_DIR, help="Dataset folder.")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
+def run(dataset: Path, out: Path) -> None:
+    """Every question through the widget's engine and handoff policy: predictions.jsonl,
+    metrics.json, report.md and plots."""
+    from evals.report import summary_line
+    from evals.run import run as run_dataset
+
+    click.echo(summary_line(run_dataset(dataset, out)))
+    click.echo(f"wrote {out}/predictions.jsonl, metrics.json, report.md and plots")
+
+
+@main.command()
+@click.option("--dataset", "datasets", multiple=True, required=True, type=_DATASET_DIR)
+@click.option("--out", default=Path("bot/calibration.json"), type=click.Path(path_type=Path))
+@click.option("--max-wrong-rate", default=0.05, type=click.FloatRange(0, 1), show_default=True)
+def calibrate(datasets: tuple[Path, ...], out: Path, max_wrong_rate: float) -> None:
+    """Fit how the signals combine into the confidence and pick the threshold (out-of-fold)."""
+    from evals.calibrate import calibrate_datasets
+
+    data = calibrate_datasets(list(datasets), out, max_risk=max_wrong_rate)
+    for name, figures in data["cross_validation"].items():
+        if isinstance(figures, dict):
+            click.echo(f"{name:12} " + " ".join(f"{k}={v:.3f}" for k, v in _flat(figures)))
+    click.echo(f"threshold {data['threshold']:.3f}; wrote {out}")
+
+
+def _flat(figures: dict) -> list[tuple[str, float]]:
+    policy = figures.get("policy_at_threshold", {})
+    pairs = [(k, v) for k, v in figures.items() if isinstance(v, float)]
+    return pairs + [(f"policy_{k}", float(v)) for k, v in policy.items()]

@@ -100,3 +100,15 @@ def _fitted_on(fitted: list[dict[str, Any]]) -> str:
     if not fitted:
         return "nothing recorded"
     return "; ".join(f"{d['dataset']} ({d['questions']} questions, every one)" for d in fitted)
+
+
+def summary_line(m: dict[str, Any]) -> str:
+    """One line, in the reference scorer's words, plus retrieval and latency."""
+    policy, engine = m["default_policy"], m["retrieval"]["engine"]
+    return (
+        f"{m['dataset']}: resolution@5%={m['resolution_at_5pct']:.3f} "
+        f"resolution@10%={m['resolution_at_10pct']:.3f} auroc={m['auroc']:.3f} "
+        f"ece={m['ece']:.3f} default: resolution={policy['resolution']:.3f} "
+        f"wrong_rate={policy['wrong_rate']:.3f} recall@1={engine['recall@1']:.3f} "
+        f"recall@5={engine['recall@5']:.3f} p50={m['latency_ms']['p50']:.1f}ms"
+    )
