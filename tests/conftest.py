@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
+from playwright.sync_api import Browser
 
+from bot.app import create_app
+from bot.config import Settings
 from retrieval.embeddings import make_embeddings
 from retrieval.index import KnowledgeIndex
+from tests.browser import launch_chromium, serve
+from tests.openai_server import OpenAIServer
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+KB_DIR = Path(__file__).resolve().parent.parent / "kb_docs"
 
 
 # --- retrieval (keep at the top): the real packaged model, loaded once per session ---
@@ -22,3 +31,73 @@ def embeddings():
 def kb_index(tmp_path, embeddings):
     """An empty persistent index in the test's own folder."""
     return KnowledgeIndex(embeddings=embeddings, persist_dir=tmp_path / "chroma")
+
+
+# The whole app over a real SQLite file and a real Chroma index of kb_docs. The index is
+# built once per test module; each test gets its own database.
+@pytest.fixture(scope="module")
+def kb_index_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("index")
+
+
+@pytest.fixture
+def chat_settings(kb_index_dir, tmp_path):
+    def make(**overrides) -> Settings:
+        values = {
+            "data_dir": kb_index_dir,  # the Chroma index, shared within the module
+            "database_url": f"sqlite:///{tmp_path / 'chat.db'}",
+            "kb_dir": KB_DIR,
+            "secret_key": "k" * 32,
+            "business_hours": "always",
+        }
+        return Settings(**{**values, **overrides})
+
+    return make
+
+
+@pytest.fixture
+def chat_client(chat_settings) -> Iterator[TestClient]:
+    with TestClient(create_app(chat_settings())) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def openai_server() -> Iterator[OpenAIServer]:
+    server = OpenAIServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Browser]:
+    with launch_chromium() as browser:
+        yield browser
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory) -> Iterator[str]:
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("live"),
+        kb_dir=KB_DIR,
+        secret_key="k" * 32,
+        business_hours="always",
+    )
+    with serve(create_app(settings)) as base_url:
+        yield base_url
+
+
+# --- bot engine: all of kb_docs indexed once per session, read-only for the tests ---
+@pytest.fixture(scope="session")
+def kb_full_dir(tmp_path_factory, embeddings) -> Path:
+    """A data folder whose Chroma index holds every kb_docs article (copy it to write)."""
+    from retrieval.loaders import load_folder
+
+    folder = tmp_path_factory.mktemp("kb-full")
+    documents, _errors = load_folder(KB_DIR)
+    KnowledgeIndex(embeddings=embeddings, persist_dir=folder / "chroma").sync(documents)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def kb_full_index(kb_full_dir, embeddings) -> KnowledgeIndex:
+    return KnowledgeIndex(embeddings=embeddings, persist_dir=kb_full_dir / "chroma")
