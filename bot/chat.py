@@ -1,0 +1,274 @@
+"""The chat service: a customer's message end to end, for the widget socket and REST alike.
+
+validate -> persist (commit) -> acknowledge -> if a human owns the conversation, tell the
+agents and stay silent; otherwise take a turn (engine + policy) -> stream the answer ->
+persist it -> send it; or hand off / ask to rephrase. Everything goes out through the hub,
+so every socket of the conversation (in any process) and the agent console see it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import Any, TypeVar
+from uuid import uuid4
+
+import anyio
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot import conversations
+from bot.chat_context import Context, load_context, turn_facts
+from bot.chat_handoff import HandoffDesk
+from bot.config import Settings
+from bot.db import session_scope
+from bot.engine import Draft, Engine
+from bot.hub import AGENTS, Hub, conversation_channel, make_hub
+from bot.llms import LLMError
+from bot.notices import notice
+from bot.ratelimit import RateLimited, RateLimiter
+from bot.tokens import TokenSigner
+from bot.turns import decide_turn, take_turn
+from bot.widget_schemas import MessagePublic, message_event, message_public
+from handoff.policy import Action, Decision, PolicyConfig, Reason
+from handoff.states import State, bot_speaks
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# Turns running at once; the rest wait their turn instead of piling onto the CPU. The
+# engine's own CPU work runs in threads, so a few in flight keep both cores busy.
+_MAX_TURNS = 8
+# SQLite has one writer at a time: more threads would only queue on its lock.
+_DB_THREADS = 8
+
+
+class ChatError(Exception):
+    """A request the customer can fix; ``code`` is one of the widget protocol's error codes."""
+
+    def __init__(self, code: str, message: str, *, retry_after_s: int | None = None) -> None:
+        super().__init__(message)
+        self.code, self.message, self.retry_after_s = code, message, retry_after_s
+
+
+class ChatService:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        sessions: sessionmaker[Session],
+        hub: Hub,
+        engine: Engine,
+        policy: PolicyConfig,
+        limiter: RateLimiter,
+        tokens: TokenSigner,
+    ) -> None:
+        self.settings = settings
+        self.sessions = sessions
+        self.hub = hub
+        self.engine = engine
+        self.policy = policy
+        self.limiter = limiter
+        self.tokens = tokens
+        self.desk = HandoffDesk(self, settings)
+        self._turn_slots = asyncio.Semaphore(_MAX_TURNS)
+        self._db_threads = anyio.CapacityLimiter(_DB_THREADS)
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    async def db(self, fn: Callable[..., T], /, **kwargs: Any) -> T:
+        """Run a crud function with a fresh session in a worker thread."""
+
+        def work() -> T:
+            with session_scope(self.sessions) as session:
+                return fn(session=session, **kwargs)
+
+        return await anyio.to_thread.run_sync(work, limiter=self._db_threads)
+
+    async def publish(self, conversation_id: str, event: dict[str, Any]) -> None:
+        await self.hub.publish(conversation_channel(conversation_id), event)
+
+    async def store(
+        self, conversation_id: str, role: str, text: str, **fields: Any
+    ) -> MessagePublic:
+        """Persist a company-side message and send it to everyone following the conversation."""
+        stream_id = fields.pop("stream_id", None)
+        stored = await self.db(
+            conversations.add_message,
+            conversation_id=conversation_id,
+            role=role,
+            text=text,
+            **fields,
+        )
+        public = message_public(stored.message, stream_id=stream_id)
+        await self.publish(conversation_id, message_event(public))
+        return public
+
+    def lock(self, conversation_id: str) -> asyncio.Lock:
+        """One turn at a time per conversation, so answers come in question order."""
+        lock = self._locks.get(conversation_id)
+        if lock is None:
+            lock = self._locks[conversation_id] = asyncio.Lock()
+        return lock
+
+    # -- the customer's side -------------------------------------------------------------
+
+    def check_text(self, text: str) -> str:
+        if not text.strip():
+            raise ChatError("empty", "The message is empty.")
+        limit = self.settings.max_message_chars
+        if len(text) > limit:
+            raise ChatError("too_long", f"The message is longer than {limit} characters.")
+        return text
+
+    def check_rate(self, *, ip: str, conversation_id: str | None = None) -> None:
+        try:
+            self.limiter.check(ip=ip, conversation_id=conversation_id)
+        except RateLimited as error:
+            raise ChatError(
+                "rate_limited", str(error), retry_after_s=error.retry_after_s
+            ) from error
+
+    async def receive(
+        self, *, conversation_id: str, client_id: str, text: str, ip: str
+    ) -> tuple[MessagePublic, bool, bool]:
+        """Store a customer message: (stored message, duplicate, needs a reply)."""
+        self.check_text(text)
+        self.check_rate(ip=ip, conversation_id=conversation_id)
+        stored = await self.db(
+            conversations.add_message,
+            conversation_id=conversation_id,
+            role="customer",
+            text=text,
+            client_id=client_id,
+        )
+        public = message_public(stored.message)
+        if stored.created:
+            await self.publish(conversation_id, message_event(public))
+            return public, False, True
+        # A re-send: answer it only if nothing answered it yet (we may have died mid-turn).
+        unanswered = await self.db(_is_last, conversation_id=conversation_id, seq=public.seq)
+        return public, True, unanswered and not self.lock(conversation_id).locked()
+
+    def reply_later(self, conversation_id: str, question: MessagePublic) -> None:
+        """Answer in the background: the socket keeps reading while the bot thinks."""
+        task = asyncio.create_task(self.reply(conversation_id, question))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def reply(self, conversation_id: str, question: MessagePublic) -> list[MessagePublic]:
+        """The company's answer to a stored customer message (empty while a human owns it)."""
+        async with self.lock(conversation_id):
+            context = await self.db(load_context, conversation_id=conversation_id, seq=question.seq)
+            if not bot_speaks(context.state):
+                event = {"type": "message", "conversation_id": conversation_id}
+                await self.hub.publish(AGENTS, {**event, "message": message_event(question)})
+                return []
+            if context.state == State.resolved:
+                await self.desk.back_to_bot(conversation_id)
+            await self.publish(conversation_id, {"type": "typing", "role": "bot", "on": True})
+            try:
+                return await self._take_turn(conversation_id, question, context)
+            except Exception:
+                log.exception("turn failed in conversation %s", conversation_id)
+                text = notice(context.lang, "failed")
+                return [await self.store(conversation_id, "system", text)]
+            finally:
+                await self.publish(conversation_id, {"type": "typing", "role": "bot", "on": False})
+
+    async def _take_turn(
+        self, conversation_id: str, question: MessagePublic, context: Context
+    ) -> list[MessagePublic]:
+        facts = turn_facts(question.text, context)
+        async with self._turn_slots:
+            outcome = await take_turn(
+                engine=self.engine,
+                policy=self.policy,
+                question=question.text,
+                history=context.history,
+                facts=facts,
+            )
+        decision, draft = outcome.decision, outcome.draft
+        if decision.action == Action.answer:
+            stream_id = uuid4().hex
+            try:
+                await self._stream(conversation_id, draft, stream_id)
+            except LLMError as error:
+                priority = self.policy.priorities[Reason.no_answer]
+                decision = Decision(Action.handoff, Reason.no_answer, priority, str(error))
+            else:
+                if not draft.no_answer:
+                    fields = _scored(draft, decision)
+                    citations = [asdict(citation) for citation in draft.citations]
+                    answer = await self.store(
+                        conversation_id,
+                        "bot",
+                        draft.answer,
+                        citations=citations,
+                        stream_id=stream_id,
+                        **fields,
+                    )
+                    return [answer]
+                # A remote model found nothing to say only once it ran: decide again.
+                decision = decide_turn(draft, self.policy, facts)
+        if decision.action == Action.clarify:
+            text = notice(context.lang, "clarify")
+            return [await self.store(conversation_id, "bot", text, **_scored(draft, decision))]
+        return await self.desk.hand_off(conversation_id, context.lang, decision, draft)
+
+    async def _stream(self, conversation_id: str, draft: Draft, stream_id: str) -> None:
+        async for piece in self.engine.stream(draft):
+            token = {"type": "token", "stream_id": stream_id, "text": piece}
+            await self.publish(conversation_id, token)
+
+    async def typing(self, conversation_id: str) -> None:
+        await self.publish(conversation_id, {"type": "typing", "role": "customer", "on": True})
+
+    async def history(self, conversation_id: str, after: int) -> list[MessagePublic]:
+        messages = await self.db(
+            conversations.messages_after, conversation_id=conversation_id, after=after
+        )
+        return [message_public(message) for message in messages]
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.hub.close()
+
+
+def _scored(draft: Draft, decision: Decision) -> dict[str, Any]:
+    return {
+        "confidence": None if draft.kind == "smalltalk" else draft.confidence,
+        "signals": dict(draft.signals) or None,
+        "decision": str(decision.action),
+        "reason": str(decision.reason) if decision.reason else None,
+    }
+
+
+def _is_last(*, session: Session, conversation_id: str, seq: int) -> bool:
+    conversation = conversations.get_conversation(session=session, conversation_id=conversation_id)
+    return conversation is not None and conversation.last_seq == seq
+
+
+def make_chat_service(
+    settings: Settings, *, sessions: sessionmaker[Session], engine: Engine, policy: PolicyConfig
+) -> ChatService:
+    """The service with its hub, rate limits and token signer chosen by settings."""
+    limiter = RateLimiter(
+        per_ip=settings.rate_limit_ip_per_minute,
+        per_conversation=settings.rate_limit_conversation_per_minute,
+    )
+    return ChatService(
+        settings=settings,
+        sessions=sessions,
+        hub=make_hub(settings),
+        engine=engine,
+        policy=policy,
+        limiter=limiter,
+        tokens=TokenSigner(settings.secret_key.get_secret_value()),
+    )

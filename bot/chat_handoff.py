@@ -1,0 +1,184 @@
+"""Where the chat meets the handoff queue: open a ticket with its packet, tell the customer
+their place (or that nobody is there), cancel, return to the bot, leave a contact address."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot import conversations
+from bot.engine import Draft
+from bot.hub import AGENTS
+from bot.models import Message, utcnow
+from bot.notices import notice, queue_notice
+from bot.widget_schemas import MessagePublic, StatePublic, message_event, message_public
+from handoff import queue
+from handoff.hours import BusinessHours
+from handoff.packet import build_packet
+from handoff.policy import Decision, TurnFacts, decide
+from handoff.presence import is_offline
+from handoff.states import IllegalTransition, State, bot_speaks
+from handoff.waiting import queue_position
+
+if TYPE_CHECKING:
+    from bot.chat import ChatService
+    from bot.config import Settings
+
+
+class HandoffDesk:
+    def __init__(self, chat: ChatService, settings: Settings) -> None:
+        self.chat = chat
+        self.hours = BusinessHours.parse(settings.business_hours, settings.timezone)
+
+    async def hand_off(
+        self, conversation_id: str, lang: str, decision: Decision, draft: Draft | None
+    ) -> list[MessagePublic]:
+        """bot -> queued with the packet; the customer hears their place, the agents hear of it."""
+        try:
+            state = await self.chat.db(
+                _open_ticket,
+                conversation_id=conversation_id,
+                decision=decision,
+                draft=draft,
+                hours=self.hours,
+                now=utcnow(),
+            )
+        except IllegalTransition:
+            return []  # already queued or with an agent: nothing new to say
+        text = queue_notice(
+            lang, position=state.position, eta_s=state.eta_s, offline=bool(state.offline)
+        )
+        await self.chat.publish(conversation_id, state.model_dump(exclude_none=True))
+        message = await self.chat.store(
+            conversation_id,
+            "system",
+            text,
+            confidence=_confidence(draft),
+            decision="handoff",
+            reason=str(decision.reason),
+        )
+        await self.chat.hub.publish(
+            AGENTS,
+            {
+                "type": "queued",
+                "conversation_id": conversation_id,
+                "reason": str(decision.reason),
+                "priority": decision.priority,
+                "offline": state.offline,
+            },
+        )
+        return [message]
+
+    async def request(self, conversation_id: str, lang: str) -> list[MessagePublic]:
+        """The widget's "Talk to a person" control."""
+        decision = decide(TurnFacts(text="", confidence=None, requested=True), self.chat.policy)
+        async with self.chat.lock(conversation_id):
+            if (
+                await self.chat.db(queue.state_of, conversation_id=conversation_id)
+                == State.resolved
+            ):
+                await self.back_to_bot(conversation_id)
+            return await self.hand_off(conversation_id, lang, decision, None)
+
+    async def cancel(self, conversation_id: str, lang: str) -> list[MessagePublic]:
+        """queued -> bot: the customer stops waiting. Raises ``IllegalTransition`` otherwise."""
+        async with self.chat.lock(conversation_id):
+            await self.chat.db(queue.cancel, conversation_id=conversation_id, now=utcnow())
+            await self.chat.publish(conversation_id, {"type": "state", "state": "bot"})
+            await self.chat.hub.publish(
+                AGENTS, {"type": "cancelled", "conversation_id": conversation_id}
+            )
+            return [await self.chat.store(conversation_id, "system", notice(lang, "back"))]
+
+    async def back_to_bot(self, conversation_id: str) -> None:
+        """resolved -> bot: the customer writes again after an agent closed the conversation."""
+        await self.chat.db(queue.return_to_bot, conversation_id=conversation_id, now=utcnow())
+        await self.chat.publish(conversation_id, {"type": "state", "state": "bot"})
+
+    async def contact(self, conversation_id: str, lang: str, email: str) -> list[MessagePublic]:
+        """The customer leaves an email address (for an offline ticket, typically)."""
+        queued = await self.chat.db(_set_contact, conversation_id=conversation_id, email=email)
+        if queued:
+            event = {"type": "contact", "conversation_id": conversation_id, "email": email}
+            await self.chat.hub.publish(AGENTS, event)
+        return [
+            await self.chat.store(conversation_id, "system", notice(lang, "contact", email=email))
+        ]
+
+    async def state(self, conversation_id: str) -> StatePublic:
+        return await self.chat.db(_state, conversation_id=conversation_id)
+
+
+def _open_ticket(
+    *,
+    session: Session,
+    conversation_id: str,
+    decision: Decision,
+    draft: Draft | None,
+    hours: BusinessHours,
+    now: datetime,
+) -> StatePublic:
+    conversation = conversations.get_conversation(session=session, conversation_id=conversation_id)
+    if conversation is None:
+        raise conversations.ConversationNotFound(conversation_id)
+    offline = is_offline(session=session, hours=hours, now=now)
+    queue.open_handoff(
+        session=session,
+        conversation_id=conversation_id,
+        reason=str(decision.reason),
+        priority=decision.priority,
+        packet=_packet(session, conversation_id, decision, draft, conversation.contact_email),
+        now=now,
+        lang=conversation.lang,
+        detail=decision.detail,
+        offline=offline,
+        contact_email=conversation.contact_email,
+    )
+    return _state(session=session, conversation_id=conversation_id, offline=offline)
+
+
+def _state(*, session: Session, conversation_id: str, offline: bool | None = None) -> StatePublic:
+    ticket = queue.get_ticket(session=session, conversation_id=conversation_id)
+    state = State(ticket.state) if ticket else State.bot
+    if state != State.queued:
+        return StatePublic(state=state, agent=ticket.agent_id if ticket else None)
+    position, eta_s = queue_position(session=session, conversation_id=conversation_id) or (1, None)
+    offline = ticket.offline if offline is None else offline
+    return StatePublic(state=state, position=position, eta_s=eta_s, offline=offline)
+
+
+def _packet(
+    session: Session,
+    conversation_id: str,
+    decision: Decision,
+    draft: Draft | None,
+    contact: str | None,
+) -> dict[str, Any]:
+    query = select(Message).where(Message.conversation_id == conversation_id).order_by(Message.seq)
+    transcript = [message_event(message_public(m)) for m in session.scalars(query)]
+    customer_texts = [m["text"] for m in transcript if m["role"] == "customer"]
+    goal = draft.condensed if draft is not None and draft.condensed else ""
+    return build_packet(
+        transcript=transcript,
+        goal=goal or (customer_texts[-1] if customer_texts else ""),
+        reason=str(decision.reason),
+        confidence=_confidence(draft),
+        contact=contact,
+        detail=decision.detail,
+    )
+
+
+def _confidence(draft: Draft | None) -> float | None:
+    return draft.confidence if draft is not None and draft.kind != "smalltalk" else None
+
+
+def _set_contact(*, session: Session, conversation_id: str, email: str) -> bool:
+    """Store the address on the conversation, and on its ticket if it waits: True then."""
+    conversations.set_contact(session=session, conversation_id=conversation_id, email=email)
+    if bot_speaks(queue.state_of(session=session, conversation_id=conversation_id)):
+        return False
+    queue.set_contact(session=session, conversation_id=conversation_id, email=email)
+    return True
