@@ -3,7 +3,8 @@
 Sign in as an editor (the session cookie) and send the ``X-CSRF-Token`` header on writes.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: FastAPI must see the route-local Annotated aliases
+# (Editor, Text) as objects, not as strings it would look up in the module's globals.
 
 from collections.abc import Callable
 from typing import Annotated, Any

@@ -7,9 +7,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fastapi import HTTPException, Request, UploadFile
+from fastapi import HTTPException, Request
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile  # what forms hold (fastapi's is a subclass)
 
 from retrieval import library
 from retrieval.documents import Document
@@ -106,11 +107,11 @@ def size_text(n: int) -> str:
 async def read_files(request: Request, limits: UploadLimits) -> list[tuple[str, bytes]]:
     """(name, content) of every file in a multipart request, each read up to just past the limit
     so that an oversized one is known to be oversized without being held whole."""
-    form = await request.form(max_files=limits.max_files)
     files: list[tuple[str, bytes]] = []
-    for value in form.getlist("files"):
-        if isinstance(value, UploadFile) and value.filename:
-            files.append((value.filename, await value.read(limits.max_bytes + 1)))
+    async with request.form(max_files=limits.max_files) as form:  # closes the spooled files
+        for value in form.getlist("files"):
+            if isinstance(value, UploadFile) and value.filename:
+                files.append((value.filename, await value.read(limits.max_bytes + 1)))
     return files
 
 

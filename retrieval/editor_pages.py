@@ -1,7 +1,8 @@
 """The editor's HTML pages under ``/kb``: list, edit with preview, history and diff, upload and
 import, and "Test a question". Forms post back with the session's CSRF token."""
 
-from __future__ import annotations
+# No `from __future__ import annotations`: FastAPI must see the route-local Annotated aliases
+# (Editor, Text) as objects, not as strings it would look up in the module's globals.
 
 from collections.abc import Callable
 from typing import Annotated, Any
