@@ -313,7 +313,7 @@ def test_keyboard_and_focus(tab: Tab) -> None:
     expect(tab.w.get_by_role("button", name="Open chat")).to_be_focused()
 
 
-def test_feedback_rating_and_handoff_controls(tab: Tab) -> None:
+def test_feedback_and_rating(tab: Tab) -> None:
     tab.open()
     tab.ask(QUESTION)
     tab.wait_answers(1)
@@ -328,20 +328,66 @@ def test_feedback_rating_and_handoff_controls(tab: Tab) -> None:
     tab.w.get_by_role("button", name="End chat").click()
     tab.w.get_by_role("button", name="4 out of 5").click()
     expect(tab.w.locator(".rating")).to_contain_text("You rated this chat 4 out of 5")
-    tab.w.get_by_role("button", name="Talk to a person").click()
-    expect(tab.w.locator(".banner")).to_be_visible(timeout=15_000)
 
-    controls = [f for f in tab.sent if f["type"] != "message" and f["type"] != "typing"]
-    assert controls == [
+    assert _controls(tab) == [
         {"type": "feedback", "seq": seq, "value": "up"},
         {"type": "rating", "value": 4},
-        {"type": "handoff_request"},
     ]
-    assert not [f for f in tab.received if f["type"] == "error"]
     tab.page.reload()
     expect(tab.stored("bot").get_by_role("button", name="Helpful", exact=True)).to_have_attribute(
         "aria-pressed", "true"
     )
+    assert not [f for f in tab.received if f["type"] == "error"]
+
+
+def test_talk_to_a_person_offline_then_back_to_the_bot(tab: Tab) -> None:
+    tab.open()
+    tab.w.get_by_role("button", name="Talk to a person").click()
+    banner = tab.w.locator(".banner")
+    expect(banner).to_contain_text("You're in line for a person")
+    # No agent is online in the test app: the customer may leave an email address.
+    tab.w.get_by_role("textbox", name="Leave your email address").fill("sam@example.com")
+    tab.w.get_by_role("button", name="Send email").click()
+    expect(banner.get_by_role("textbox")).to_have_count(0)
+    tab.w.get_by_role("button", name="Keep chatting with the assistant").click()
+    expect(banner).to_be_hidden()
+    expect(
+        tab.w.locator(".note", has_text="You're chatting with the assistant again.")
+    ).to_be_visible()
+
+    assert _controls(tab) == [
+        {"type": "handoff_request"},
+        {"type": "contact", "email": "sam@example.com"},
+        {"type": "cancel_handoff"},
+    ]
+    assert [f["state"] for f in tab.received if f["type"] == "state"][-1] == "bot"
+    assert not [f for f in tab.received if f["type"] == "error"]
+
+
+def test_a_rejected_token_starts_a_new_conversation(tab: Tab) -> None:
+    tab.open()
+    tab.ask(QUESTION)
+    tab.wait_answers(1)
+    first = stored_conversation(tab.page)["conversationId"]
+    tab.page.evaluate(
+        """() => {
+            const key = Object.keys(localStorage).find((k) => k.startsWith("allhours:"));
+            const state = JSON.parse(localStorage.getItem(key));
+            localStorage.setItem(key, JSON.stringify({...state, token: "forged"}));
+        }"""
+    )
+    tab.page.reload()
+    expect(tab.w.get_by_role("alert")).to_contain_text("started a new one")
+    tab.ask("Where is my order?")
+    tab.wait_answers(1)
+    assert stored_conversation(tab.page)["conversationId"] != first
+    assert [m["text"] for m in tab.server_messages() if m["role"] == "customer"] == [
+        "Where is my order?"
+    ]
+
+
+def _controls(tab: Tab) -> list[dict[str, Any]]:
+    return [f for f in tab.sent if f["type"] not in ("message", "typing")]
 
 
 def test_host_css_cannot_reach_the_widget(tab: Tab) -> None:

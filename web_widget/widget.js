@@ -62,10 +62,8 @@
       agentJoinedAnon: "A support agent joined the chat.",
       backToBot: "You're chatting with the assistant again.",
       resolved: "This chat has been closed.",
-      offline: "No one is available right now. Leave your email and we'll get back to you.",
-      email: "Your email address",
+      offline: "Leave your email address and we'll write back:",
       emailSend: "Send email",
-      emailThanks: "Thanks! We'll reply to {email}.",
       emailInvalid: "Please enter a valid email address.",
       online: "Typically replies instantly",
       connecting: "Connecting…",
@@ -114,10 +112,8 @@
       agentJoinedAnon: "客服人员已加入聊天。",
       backToBot: "您已回到智能助手。",
       resolved: "本次聊天已结束。",
-      offline: "目前没有客服在线。请留下您的邮箱，我们会尽快回复。",
-      email: "您的邮箱地址",
+      offline: "请留下您的邮箱地址，我们会尽快回复：",
       emailSend: "提交邮箱",
-      emailThanks: "谢谢！我们会回复到 {email}。",
       emailInvalid: "请输入有效的邮箱地址。",
       online: "通常即时回复",
       connecting: "正在连接…",
@@ -593,10 +589,8 @@
       stay.addEventListener("click", () => sendControl({ type: "cancel_handoff" }));
       banner.append(h("p", { text }), stay);
     }
-    if (S.offline && S.state !== "agent") {
-      if (S.contact) banner.append(h("p", { text: t("emailThanks", { email: S.contact }) }));
-      else banner.append(h("p", { text: t("offline") }), emailForm());
-    }
+    // The server words the offline notice and the thanks as messages; the banner holds the form.
+    if (S.offline && S.state === "queued" && !S.contact) banner.append(emailForm());
     banner.hidden = !banner.childElementCount;
     handoffBtn.setAttribute("aria-pressed", String(S.state === "queued" || S.state === "agent"));
   }
@@ -606,7 +600,7 @@
     const form = h(
       "form",
       { class: "email-form" },
-      h("label", { for: "email", text: t("email") }),
+      h("label", { for: "email", text: t("offline") }),
       h("div", { class: "email-row" }, field, h("button", { type: "submit", class: "primary", text: t("emailSend") })),
     );
     form.addEventListener("submit", (event) => {
@@ -918,9 +912,17 @@
     if (event.state === "resolved" && previous !== "resolved") offerRating();
   }
 
-  function onError({ code, client_id }) {
+  function onError({ code, client_id, retry_after_s }) {
     const key = `err_${code}`;
     showAlert(STRINGS.en[key] ? t(key) : t("err_generic"));
+    if (code === "rate_limited" || code === "unavailable") {
+      // Nothing was stored: send the outbox again after the pause the server asked for
+      // (re-sending is safe, the server keeps one copy per client_id).
+      const sock = ws;
+      inflight = [];
+      setTimeout(() => ws === sock && S.outbox.forEach(sendItem), (retry_after_s ?? 3) * 1000);
+      return;
+    }
     if (code !== "too_long" && code !== "empty") return;
     // A message the server will never take must leave the outbox, or it would be re-sent forever.
     const id = client_id || inflight[0];
