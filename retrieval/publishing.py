@@ -75,7 +75,7 @@ class Publisher:
         """At the app's start: fill an empty store from ``kb_dir``, then bring the index in step."""
         with self._session() as session:
             empty = not library.has_documents(session=session)
-        if empty:
+        if empty and Path(kb_dir).is_dir():
             docs, errors = self.import_folder(kb_dir)
             log.info("imported %d documents from %s", len(docs), kb_dir)
             for error in errors:

@@ -11,8 +11,9 @@ from sqlalchemy import MetaData, TypeDecorator
 import bot.users  # noqa: F401  (the users table lives on bot.models.Base)
 from bot.models import Base as BotBase
 from handoff.models import Base as HandoffBase
+from retrieval.models import Base as RetrievalBase
 
-TARGET_METADATA: list[MetaData] = [BotBase.metadata, HandoffBase.metadata]
+TARGET_METADATA: list[MetaData] = [BotBase.metadata, HandoffBase.metadata, RetrievalBase.metadata]
 
 
 def _database_url() -> str:
