@@ -1,0 +1,270 @@
+"""Customer-chat concurrency: N widget conversations at once over real WebSockets.
+
+Starts the real server (``allhours serve``, uvicorn) in a subprocess on a free loopback port
+with a fresh SQLite database, opens ``n_conversations`` WebSocket conversations at once, each
+sending ``messages_each`` messages one after the other (the next once the previous is
+answered), and reports the turn latency (send -> the final bot message), messages sent vs
+acknowledged vs stored (counted in the database) vs answered, and the server's CPU time and
+peak memory (psutil). A benchmark, not a test: it prints figures and decides nothing.
+
+    python -m evals.bench_chat [N ...] [--messages 3] [--out reports/bench_chat.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+import websockets
+from sqlalchemy import create_engine, text
+
+from evals.bench_turn import KB_DIR, _questions
+from handoff.policy import Action, PolicyConfig, TurnFacts, decide
+
+_STARTUP_S = 600  # the first start indexes kb_docs
+_TURN_TIMEOUT_S = 600  # a bound on every wait, so a stuck run ends
+_QUESTION_POOL = 120
+
+
+def measure_concurrency(
+    n_conversations: int,
+    messages_each: int = 3,
+    *,
+    kb_dir: Path = KB_DIR,
+    index_dir: Path | None = None,
+) -> dict[str, Any]:
+    """Figures for one run; ``index_dir`` reuses a folder whose Chroma index is built."""
+    with tempfile.TemporaryDirectory() as folder:
+        data_dir = index_dir or Path(folder)
+        database = Path(folder) / "bench.db"
+        with _server(data_dir, database, kb_dir, Path(folder) / "server.log") as (
+            base_url,
+            process,
+        ):
+            questions = _plain_questions(kb_dir)
+            monitor = _Monitor(process)
+            cpu_before = _cpu_s(process)
+            started = time.perf_counter()
+            results = asyncio.run(_run(base_url, n_conversations, messages_each, questions))
+            wall_s = time.perf_counter() - started
+            cpu_s = _cpu_s(process) - cpu_before
+            monitor.stop()
+        stored = _count_stored(database)
+    latencies = [s for r in results for s in r["latencies"]]
+    sent = sum(r["sent"] for r in results)
+    return {
+        "conversations": n_conversations,
+        "messages_each": messages_each,
+        "sent": sent,
+        "acked": sum(r["acked"] for r in results),
+        "stored": stored["customer"],
+        "answered": sum(r["answered"] for r in results),
+        "lost": sent - stored["customer"],
+        "bot_replies_stored": stored["replies"],
+        "failed_conversations": sum(1 for r in results if r["error"]),
+        **_percentiles(latencies),
+        "wall_s": round(wall_s, 1),
+        "server_cpu_s": round(cpu_s, 1),
+        "server_peak_rss_mb": round(monitor.peak_rss / 2**20, 1),
+        "errors": sorted({r["error"] for r in results if r["error"]})[:5],
+    }
+
+
+def _plain_questions(kb_dir: Path) -> list[str]:
+    # Questions the policy lets the bot answer whatever the score (no sensitive topic, no
+    # request for a person), so that every message of the run expects an answer.
+    pool = _questions(kb_dir, _QUESTION_POOL)
+    config = PolicyConfig()
+    return [q for q in pool if decide(TurnFacts(q, 1.0), config).action == Action.answer]
+
+
+async def _run(
+    base_url: str, n: int, messages_each: int, questions: list[str]
+) -> list[dict[str, Any]]:
+    limits = httpx.Limits(max_connections=100)
+    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=60) as client:
+        return await asyncio.gather(
+            *(_converse(client, base_url, i, messages_each, questions) for i in range(n))
+        )
+
+
+async def _converse(
+    client: httpx.AsyncClient, base_url: str, i: int, count: int, questions: list[str]
+) -> dict[str, Any]:
+    result: dict[str, Any] = {"sent": 0, "acked": 0, "answered": 0, "latencies": [], "error": ""}
+    try:
+        created = (await client.post("/api/conversations")).raise_for_status().json()
+        url = f"{base_url.replace('http', 'ws', 1)}/ws/widget?token={created['token']}"
+        async with websockets.connect(url, open_timeout=_TURN_TIMEOUT_S, max_queue=None) as ws:
+            await _receive_until(ws, lambda e: e["type"] == "state")
+            for j in range(count):
+                question = questions[(i * count + j) % len(questions)]
+                client_id = f"{i}-{j}"
+                started = time.perf_counter()
+                await ws.send(
+                    json.dumps({"type": "message", "client_id": client_id, "text": question})
+                )
+                result["sent"] += 1
+                events = await _receive_until(ws, _is_reply)
+                result["latencies"].append(time.perf_counter() - started)
+                result["answered"] += 1
+                result["acked"] += any(
+                    e["type"] == "ack" and e["client_id"] == client_id for e in events
+                )
+    except Exception as error:  # a benchmark reports failures instead of stopping
+        result["error"] = f"{type(error).__name__}: {error}"[:200]
+    return result
+
+
+def _is_reply(event: dict[str, Any]) -> bool:
+    return event["type"] == "message" and event["role"] in ("bot", "system")
+
+
+async def _receive_until(ws: Any, predicate: Any) -> list[dict[str, Any]]:
+    events = []
+    async with asyncio.timeout(_TURN_TIMEOUT_S):
+        while True:
+            event = json.loads(await ws.recv())
+            events.append(event)
+            if event["type"] == "error":
+                raise RuntimeError(f"server error {event['code']}: {event['message']}")
+            if predicate(event):
+                return events
+
+
+def _percentiles(samples_s: list[float]) -> dict[str, float | None]:
+    if not samples_s:
+        return {"p50_ms": None, "p95_ms": None, "max_ms": None}
+    ms = sorted(s * 1000 for s in samples_s)
+    return {
+        "p50_ms": round(statistics.median(ms), 1),
+        "p95_ms": round(ms[int(0.95 * (len(ms) - 1))], 1),
+        "max_ms": round(ms[-1], 1),
+    }
+
+
+def _count_stored(database: Path) -> dict[str, int]:
+    engine = create_engine(f"sqlite:///{database}")
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT role, count(*) FROM messages GROUP BY role"))
+        counts = dict(rows.all())
+    engine.dispose()
+    return {
+        "customer": counts.get("customer", 0),
+        "replies": counts.get("bot", 0) + counts.get("system", 0),
+    }
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def _server(data_dir: Path, database: Path, kb_dir: Path, log: Path):
+    port = _free_port()
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+        "ALLHOURS_HOST": "127.0.0.1",
+        "ALLHOURS_PORT": str(port),
+        "ALLHOURS_DATA_DIR": str(data_dir),
+        "ALLHOURS_DATABASE_URL": f"sqlite:///{database}",
+        "ALLHOURS_KB_DIR": str(kb_dir),
+        "ALLHOURS_SECRET_KEY": "bench-" + "k" * 32,
+        # One client machine asks for everything: the per-IP limit would stop it at once.
+        "ALLHOURS_RATE_LIMIT_IP_PER_MINUTE": "100000000",
+        "ALLHOURS_RATE_LIMIT_CONVERSATION_PER_MINUTE": "100000",
+    }
+    command = [sys.executable, "-c", "from bot.cli import main; main()", "serve"]
+    # The log goes to a file: an unread pipe would fill up and stall the server.
+    with log.open("w") as log_file:
+        process = subprocess.Popen(command, env=env, stdout=log_file, stderr=subprocess.STDOUT)
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_up(base_url, process, log)
+        yield base_url, psutil.Process(process.pid)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_until_up(base_url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + _STARTUP_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited: {log.read_text()[-2000:]}")
+        try:
+            if httpx.get(f"{base_url}/openapi.json", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError("the server did not start in time")
+
+
+def _cpu_s(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return times.user + times.system
+
+
+class _Monitor:
+    """Samples the server's resident memory to find its peak."""
+
+    def __init__(self, process: psutil.Process, every_s: float = 0.1) -> None:
+        self.peak_rss = process.memory_info().rss
+        self._process, self._every_s = process, every_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        while not self._stop.wait(self._every_s):
+            try:
+                self.peak_rss = max(self.peak_rss, self._process.memory_info().rss)
+            except psutil.Error:
+                return
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("n", nargs="*", type=int, default=[100, 500, 1000])
+    parser.add_argument("--messages", type=int, default=3)
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args()
+    results = {}
+    with tempfile.TemporaryDirectory() as index_dir:  # indexed by the first run, then reused
+        for n in args.n:
+            results[n] = measure_concurrency(n, args.messages, index_dir=Path(index_dir))
+            print(json.dumps(results[n]), flush=True)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(results, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
