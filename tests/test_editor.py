@@ -7,6 +7,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from bot.app import create_app
 from bot.auth import require_roles
 from bot.auth_routes import make_auth_router, make_templates
 from bot.config import Settings
@@ -16,7 +17,6 @@ from bot.models import Base as BotBase
 from bot.turns import answer_turn, make_policy
 from bot.users import create_user
 from retrieval.editor import make_editor_router
-from retrieval.embeddings import make_embeddings
 from retrieval.index import KnowledgeIndex
 from retrieval.models import Base as KbBase
 from retrieval.publishing import Publisher
@@ -37,11 +37,6 @@ ARTICLE = {
     "body": "# Gift cards\n\nTidewater gift cards never expire and can pay for any order.",
     "tags": ["billing"],
 }
-
-
-@pytest.fixture(scope="module")
-def embeddings():
-    return make_embeddings()
 
 
 def make_app(settings: Settings, embeddings) -> FastAPI:
@@ -329,3 +324,54 @@ def test_the_api_is_in_the_openapi_spec(anonymous):
         "multipart/form-data" in spec["paths"]["/api/kb/uploads"]["post"]["requestBody"]["content"]
     )
     assert not any(path.startswith("/kb") for path in spec["paths"])
+
+
+# --- the editor inside the whole app: the widget's REST twin answers from the saved text ---
+GIFT_QUESTION = "Do Tidewater gift cards expire?"
+
+
+def _ask(client: TestClient, question: str) -> dict:
+    conversation = client.post("/api/conversations", json={}).json()
+    reply = client.post(
+        f"/api/conversations/{conversation['conversation_id']}/messages",
+        json={"client_id": "c1", "text": question},
+        headers={"Authorization": f"Bearer {conversation['token']}"},
+    )
+    assert reply.status_code == 201, reply.text
+    [answer] = [m for m in reply.json()["replies"] if m["role"] == "bot"]
+    return answer
+
+
+def test_in_the_app_a_saved_article_answers_the_widget_at_once_citing_its_version(
+    chat_settings, tmp_path
+):
+    kb_dir = tmp_path / "kb"
+    kb_dir.mkdir()
+    for name, text in KB.items():
+        (kb_dir / name).write_text(text)
+    with TestClient(create_app(chat_settings(kb_dir=kb_dir))) as client:
+        app = client.app
+        with session_scope(app.state.sessionmaker) as session:
+            create_user(
+                session=session, email="eve@x.com", name="Eve", password=PASSWORD, roles=["editor"]
+            )
+        imported = {
+            d["doc_id"]: d["version"]
+            for d in sign_in(client, "eve@x.com").get("/api/kb/documents").json()
+        }
+        assert imported == {"passwords": 1, "returns": 1, "shipping": 1}
+
+        assert client.put("/api/kb/documents/gift-cards", json=ARTICLE).status_code == 200
+        first = _ask(client, GIFT_QUESTION)
+        assert "never expire" in first["text"]
+        assert {"doc_id": "gift-cards", "version": 1} in [
+            {"doc_id": c["doc_id"], "version": c["version"]} for c in first["citations"]
+        ]
+
+        edited = ARTICLE | {"body": "# Gift cards\n\nTidewater gift cards expire after 24 months."}
+        saved = client.put("/api/kb/documents/gift-cards", json=edited).json()
+        assert saved["index"]["chunks_embedded"] == 1 and saved["index"]["unchanged"] == 0
+        # No waiting: the save returns once the index holds the new text.
+        second = _ask(client, GIFT_QUESTION)
+        assert "24 months" in second["text"] and "never expire" not in second["text"]
+        assert [(c["doc_id"], c["version"]) for c in second["citations"]][0] == ("gift-cards", 2)
