@@ -51,6 +51,7 @@ class ChatError(Exception):
     def __init__(self, code: str, message: str, *, retry_after_s: int | None = None) -> None:
         super().__init__(message)
         self.code, self.message, self.retry_after_s = code, message, retry_after_s
+        self.client_id: str | None = None  # the refused message's, when there is one
 
 
 class ChatService:

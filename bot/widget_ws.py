@@ -136,6 +136,8 @@ class _WidgetSession:
                 event = {"type": "error", "code": error.code, "message": error.message}
                 if error.retry_after_s is not None:
                     event["retry_after_s"] = error.retry_after_s
+                if error.client_id is not None:
+                    event["client_id"] = error.client_id
                 await self.send(event)
 
     async def _handle(self, raw: str) -> None:
@@ -148,8 +150,13 @@ class _WidgetSession:
         handler = self._handlers.get(data.get("type"))  # type: ignore[arg-type]
         if handler is None:
             raise ChatError("bad_type", f"Unknown event type {data.get('type')!r}.")
+        client_id = data.get("client_id")
         try:
             await handler(self, data)
+        except ChatError as error:
+            # Name the refused message, so the widget knows which one to stop re-sending.
+            error.client_id = client_id if isinstance(client_id, str) else None
+            raise
         except ValidationError as error:
             raise ChatError("invalid", _describe(error)) from error
         except (LookupError, IllegalTransition, ValueError) as error:
