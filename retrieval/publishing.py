@@ -82,10 +82,16 @@ class Publisher:
                 log.warning("not imported: %s", error)
         return self.reindex()
 
-    def reindex(self, *, progress: Callable[[int, int], None] | None = None) -> SyncReport:
-        """Make the index hold exactly the current stored versions (embeds only what differs)."""
+    def reindex(
+        self, *, full: bool = False, progress: Callable[[int, int], None] | None = None
+    ) -> SyncReport:
+        """Make the index hold exactly the current stored versions. Only what differs is
+        embedded, unless ``full``: then everything is dropped and embedded again (after a
+        model change, or to rebuild an index that another tool wrote to)."""
         with self._session() as session:
             docs = library.current_documents(session=session)
+        if full:
+            self.index.sync([], delete_missing=True)
         report = self.index.sync(docs, delete_missing=True, progress=progress)
         with self._session() as session:
             for doc in docs:
