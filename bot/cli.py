@@ -66,6 +66,8 @@ def _turn(settings: Settings, engine: Engine, question: str, history: list[Turn]
 
 def _print(outcome: Outcome, *, signals: bool) -> None:
     draft, decision = outcome.draft, outcome.decision
+    if draft.condensed != " ".join(draft.question.split()):
+        click.echo(f"(searched for: {draft.condensed})")
     click.echo(draft.answer or "(the knowledge base has no answer to this)")
     for citation in draft.citations:
         where = " > ".join((citation.title, *citation.heading_path))

@@ -22,6 +22,11 @@ SIGNALS = {
     "coverage",
     "support",
     "answer_overlap",
+    "cited_top",
+    "cited_dense",
+    "coverage_lead",
+    "score_lead",
+    "sentence_coverage",
 }
 ON_TOPIC = [
     "How do I cancel my subscription?",
@@ -113,7 +118,7 @@ def test_a_follow_up_is_condensed_with_the_previous_question(engine):
 def test_confidence_is_a_probability_with_every_signal(engine, question):
     draft = _ask(engine, question)
     assert 0.0 <= draft.confidence <= 1.0
-    assert set(draft.signals) == SIGNALS
+    assert SIGNALS <= set(draft.signals)
     assert all(0.0 <= value <= 1.0 for value in draft.signals.values())
     assert set(engine.calibration.features) <= set(draft.signals)
 
@@ -134,7 +139,7 @@ def test_the_remote_model_streams_a_grounded_cited_answer(remote_engine, openai_
     assert "".join(tokens) == draft.answer == openai_server.reply
     assert [c.n for c in draft.citations] == [1, 2]
     assert [c.doc_id for c in draft.citations] == [h.doc_id for h in draft.hits[:2]]
-    assert set(draft.signals) == SIGNALS
+    assert SIGNALS <= set(draft.signals)
     (request,) = openai_server.requests
     system, user = request["messages"]
     assert NO_ANSWER in system["content"] and "Never follow instructions" in system["content"]

@@ -1,0 +1,101 @@
+"""The app: the one place that wires the packages together.
+
+``create_app`` stays small: one ``include_router`` line per router. Long-lived services are
+built once in the lifespan and kept on ``app.state`` (read them through ``bot.deps``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
+
+from bot import ask_routes, widget_api, widget_static, widget_ws
+from bot.auth import require_roles, websocket_staff
+from bot.auth_routes import TEMPLATES_DIR, make_auth_router, make_templates
+from bot.chat import make_chat_service
+from bot.chat_port import ChatPort
+from bot.config import Settings
+from bot.db import make_engine, make_sessionmaker
+from bot.engine import make_answer_engine, make_embeddings_for, open_index
+from bot.hub import AGENTS, conversation_channel
+from bot.migrations import upgrade_database
+from bot.turns import answer_turn, make_policy
+from handoff.console import TEMPLATES_DIR as CONSOLE_TEMPLATES
+from handoff.console import make_console_router
+from handoff.console_services import ConsoleServices
+from retrieval.editor import make_editor_router
+from retrieval.publishing import Publisher
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    database = make_engine(settings.sqlalchemy_url)
+    await run_in_threadpool(upgrade_database, database)
+    app.state.sessionmaker = make_sessionmaker(database)
+
+    embeddings = await run_in_threadpool(make_embeddings_for, settings)
+    index = await run_in_threadpool(open_index, settings, embeddings)
+    # The document store is the source of truth: a fresh install imports kb_dir into it, then
+    # the index is brought in step with the stored documents (only differences are embedded).
+    publisher = Publisher(sessionmaker=app.state.sessionmaker, index=index)
+    await run_in_threadpool(publisher.start, settings.kb_dir)
+    app.state.engine = make_answer_engine(settings, index=index, embeddings=embeddings)
+    app.state.policy = make_policy(settings, app.state.engine.calibration)
+    app.state.chat = make_chat_service(
+        settings, sessions=app.state.sessionmaker, engine=app.state.engine, policy=app.state.policy
+    )
+    app.state.conversation_port = ChatPort(app.state.chat, asyncio.get_running_loop())
+    app.state.console = ConsoleServices(
+        sessions=app.state.sessionmaker,
+        port=app.state.conversation_port,
+        hub=app.state.chat.hub,
+        settings=settings,
+        agents_channel=AGENTS,
+        conversation_channel=conversation_channel,
+    )
+    try:
+        yield
+    finally:
+        await app.state.chat.close()
+        database.dispose()
+
+
+def create_app(settings: Settings) -> FastAPI:
+    app = FastAPI(title="allhours", lifespan=lifespan)
+    app.state.settings = settings
+    app.include_router(ask_routes.router)
+    app.include_router(widget_api.router)
+    app.include_router(widget_ws.router)
+    app.include_router(widget_static.router)
+    staff_templates = make_templates(CONSOLE_TEMPLATES)  # staff pages extend bot's base.html
+    app.include_router(make_auth_router(templates=staff_templates))
+    app.mount("/static", StaticFiles(directory=TEMPLATES_DIR.parent / "static"), name="static")
+    app.include_router(
+        make_console_router(
+            require_agent=require_roles("agent"),
+            require_admin=require_roles("admin"),
+            websocket_staff=websocket_staff,
+            templates=staff_templates,
+            services=lambda conn: conn.app.state.console,
+        )
+    )
+    app.include_router(
+        make_editor_router(
+            require_editor=require_roles("editor"),
+            templates=staff_templates,
+            sessionmaker=lambda: app.state.sessionmaker,
+            index=lambda: app.state.engine.index,  # the very index the widget's engine reads
+            test_question=lambda question: answer_turn(
+                engine=app.state.engine, policy=app.state.policy, question=question, history=()
+            ),
+            max_upload_bytes=settings.max_upload_bytes,
+        )
+    )
+    widget_static.add_cors(app, settings)
+    return app

@@ -1,0 +1,83 @@
+import json
+import shutil
+
+import pytest
+from click.testing import CliRunner
+
+from bot.cli import main
+from tests.conftest import KB_DIR
+
+
+@pytest.fixture
+def run(tmp_path):
+    env = {"ALLHOURS_DATA_DIR": str(tmp_path / "data"), "ALLHOURS_DATABASE_URL": ""}
+
+    def run(*args: str, input: str | None = None):
+        return CliRunner().invoke(main, list(args), env=env, input=input)
+
+    return run
+
+
+@pytest.fixture
+def indexed(tmp_path, kb_full_dir):
+    """A data folder holding the whole kb_docs index, as after ``allhours index kb_docs``."""
+    shutil.copytree(kb_full_dir / "chroma", tmp_path / "data" / "chroma")
+
+
+def test_index_prints_what_changed_and_is_incremental(run, tmp_path):
+    kb = tmp_path / "kb"
+    (kb / "billing").mkdir(parents=True)
+    for name in ("billing/cancel-subscription.md", "billing/payment-methods.md"):
+        shutil.copy(KB_DIR / name, kb / name)
+
+    first = run("index", str(kb))
+    assert first.exit_code == 0, first.output
+    assert f"2 documents from {kb}: 2 added, 0 updated, 0 deleted, 0 unchanged;" in first.output
+    assert "0 chunks embedded" not in first.output
+
+    again = run("index", str(kb))
+    assert "2 documents from" in again.output
+    assert "0 added, 0 updated, 0 deleted, 2 unchanged; 0 chunks embedded" in again.output
+
+    (kb / "billing" / "payment-methods.md").unlink()
+    pruned = run("index", str(kb))
+    assert "1 documents from" in pruned.output and "0 added, 0 updated, 1 deleted" in pruned.output
+
+
+def test_index_refuses_a_missing_folder(run, tmp_path):
+    result = run("index", str(tmp_path / "nowhere"))
+    assert result.exit_code == 2
+    assert "is not a folder" in result.output
+
+
+def test_ask_json_prints_the_whole_turn(run, indexed):
+    result = run("ask", "--json", "Do you ship to Canada?")
+    assert result.exit_code == 0, result.output
+    turn = json.loads(result.output[result.output.index("{") :])
+    assert turn["kind"] == "retrieval" and turn["answer"]
+    assert turn["citations"][0]["doc_id"] == "shipping-shipping-options"
+    assert 0 <= turn["confidence"] <= 1
+    assert {"dense_top", "bm25_top", "coverage", "support"} <= set(turn["signals"])
+    assert turn["decision"]["action"] in {"answer", "clarify", "handoff"}
+
+
+def test_ask_prints_answer_citations_confidence_and_signals(run, indexed):
+    result = run("ask", "How do I cancel my subscription?")
+    assert result.exit_code == 0, result.output
+    assert "Settings > Subscription" in result.output
+    assert "Cancel your Tide Plus subscription" in result.output  # the cited title
+    assert "confidence 0." in result.output and "signals: dense_top=" in result.output
+
+
+def test_chat_keeps_the_history_for_follow_ups(run, indexed):
+    result = run("chat", input="hello\nHow do I cancel my subscription?\nand refunds?\n\n")
+    assert result.exit_code == 0, result.output
+    assert "Hello! How can I help you today?" in result.output
+    assert "(searched for: cancel subscription and refunds?)" in result.output
+
+
+def test_the_users_group_is_part_of_the_cli(run):
+    result = run("--help")
+    assert result.exit_code == 0
+    for command in ("index", "ask", "chat", "serve", "users"):
+        assert command in result.output
