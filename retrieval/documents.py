@@ -61,8 +61,10 @@ class Hit:
     url: str
     text: str
     version: int
-    score: float  # the fused score the list is ordered by (equals the single score in one mode)
+    # The document's score the list is ordered by: in hybrid mode the chunk's fused score plus
+    # a share of the document's second-best chunk; in one-retriever modes that retriever's score.
+    score: float
     dense_score: float | None  # cosine similarity; None: not among the dense candidates
-    bm25_score: float | None  # None: not among the BM25 candidates
+    bm25_score: float | None  # raw BM25 of this chunk (0: no query term); None in dense mode
     dense_rank: int | None  # 1-based rank among the dense candidates
     bm25_rank: int | None

@@ -17,15 +17,26 @@ class LexicalIndex:
     def __init__(self, texts: list[str]) -> None:
         self.size = len(texts)
         self._bm25 = bm25s.BM25()
+        self._idf = np.zeros(0, dtype=np.float32)
         if texts:
-            self._bm25.index(_tokenize(texts), show_progress=False)
+            corpus = _tokenize(texts)
+            self._bm25.index(corpus, show_progress=False)
+            df = np.zeros(len(corpus.vocab), dtype=np.float32)
+            for ids in corpus.ids:
+                df[np.unique(ids)] += 1
+            self._idf = np.log1p((self.size - df + 0.5) / (df + 0.5))  # Lucene's BM25 idf
 
-    def scores(self, query: str) -> np.ndarray:
-        """One float32 score per text; 0 where no query term occurs."""
+    def scores(self, query: str) -> tuple[np.ndarray, float]:
+        """One float32 score per text (0 where no query term occurs), and the query's
+        ceiling: what a chunk of average length holding each query term once would score.
+        Dividing by the ceiling makes scores comparable across queries, so a match on only
+        common words stays small however good it looks next to other chunks."""
         tokens = _tokenize([query], ids=False)[0] if self.size else []
-        if not tokens:
-            return np.zeros(self.size, dtype=np.float32)
-        return self._bm25.get_scores(tokens).astype(np.float32, copy=False)
+        ids = self._bm25.get_tokens_ids(tokens) if tokens else []
+        if not ids:
+            return np.zeros(self.size, dtype=np.float32), 0.0
+        scores = self._bm25.get_scores(ids).astype(np.float32, copy=False)
+        return scores, float(self._idf[ids].sum())
 
 
 def _tokenize(texts: list[str], *, ids: bool = True):
