@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ from retrieval.documents import Hit
 # with 0.5 at a score typical of a match on one or two rare terms.
 BM25_SCALE = 5.0
 _SUPPORTED = 0.8  # share of a sentence's terms that must occur in the passages to count
+_FIRST_MARKER = re.compile(r"\[(\d+)\]")
 
 
 def _top_two(values: list[float]) -> tuple[float, float]:
@@ -40,6 +42,32 @@ def _answer_support(answer: str, passages: frozenset[str]) -> float:
     return sum(overlap(s, passages) >= _SUPPORTED for s in sentences) / len(sentences)
 
 
+def _cited_index(answer: str, count: int) -> int:
+    """The passage the answer cites first; the top passage before generation."""
+    found = _FIRST_MARKER.search(answer)
+    n = int(found.group(1)) if found else 1
+    return n - 1 if 1 <= n <= count else 0
+
+
+def _citation_signals(hits: Sequence[Hit], query: frozenset[str], answer: str) -> dict[str, float]:
+    # A wrong primary citation is the commonest wrong answer on answerable questions: these
+    # say whether the cited passage is the one that matches the question best, and by how much.
+    i = _cited_index(answer, len(hits))
+    cited = hits[i]
+    coverages = [overlap(query, _passage_terms(h)) for h in hits]
+    rival = max((c for j, c in enumerate(coverages) if j != i), default=0.0)
+    fused_1, fused_2 = _top_two([h.score for h in hits])
+    sentences = [overlap(query, term_set(s)) for s in split_sentences(cited.text)]
+    return {
+        "cited_top": float(i == 0),
+        "cited_dense": max(cited.dense_score or 0.0, 0.0),
+        "coverage_lead": (1 + coverages[i] - rival) / 2,
+        "score_lead": (fused_1 - fused_2) / fused_1 if fused_1 > 0 else 0.0,
+        # The answer sits in one place: the best single sentence's share of the question terms.
+        "sentence_coverage": max(sentences, default=0.0),
+    }
+
+
 def signals(hits: Sequence[Hit], question: str, answer: str) -> dict[str, float]:
     """Every signal the confidence may use, each in [0, 1].
 
@@ -48,7 +76,8 @@ def signals(hits: Sequence[Hit], question: str, answer: str) -> dict[str, float]
     """
     names = (
         "dense_top dense_margin bm25_top bm25_margin same_top dense_rank_of_top "
-        "bm25_rank_of_top coverage support answer_overlap"
+        "bm25_rank_of_top coverage support answer_overlap cited_top cited_dense coverage_lead "
+        "score_lead sentence_coverage"
     ).split()
     if not hits:
         return dict.fromkeys(names, 0.0)
@@ -73,6 +102,7 @@ def signals(hits: Sequence[Hit], question: str, answer: str) -> dict[str, float]
         "coverage": overlap(query, _passage_terms(top)),
         "support": _answer_support(answer, passages),
         "answer_overlap": overlap(query, term_set(strip_markers(answer))),
+        **_citation_signals(hits, query, answer),
     }
 
 
