@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,6 +23,7 @@ pytestmark = pytest.mark.browser
 
 QUESTION = "How do I set up my Tide Hub?"
 ARTICLE = "https://help.tidewater.example/devices/set-up-hub"
+KB_DIR = Path(__file__).resolve().parents[1] / "kb_docs"
 WS_URL = re.compile(r"/ws/widget")
 
 
@@ -117,19 +119,26 @@ def test_streamed_answer_has_a_working_citation_link(tab: Tab, context: BrowserC
     answer = tab.stored("bot").first
     expect(answer).not_to_have_attribute("aria-busy", "true")
 
-    urls = {c["url"] for c in final["citations"]}
-    assert ARTICLE in urls
-    link = answer.locator(f'a.cite[href="{ARTICLE}"]').first
+    link = answer.locator("a.cite").first  # the first [n] marker in the text
+    n = int(link.inner_text().strip("[]"))
+    cited = next(c for c in final["citations"] if c["n"] == n)
+    assert cited["url"] in _article_urls()
+    expect(link).to_have_attribute("href", cited["url"])
     expect(link).to_have_attribute("target", "_blank")
     expect(link).to_have_attribute("rel", "noopener noreferrer")
-    expect(answer.locator(".sources a", has_text="Set up your Tide Hub")).to_have_attribute(
-        "href", ARTICLE
-    )
+    source = answer.locator(".sources a", has_text=cited["title"])
+    expect(source).to_have_attribute("href", cited["url"])
     # The help center is not reachable offline: serve the article so the click can land.
-    context.route(f"{ARTICLE}*", _serve_html("<h1>Set up your Tide Hub</h1>"))
+    context.route(f"{cited['url']}*", _serve_html(f"<h1>{cited['title']}</h1>"))
     with context.expect_page() as opened:
         link.click()
-    assert opened.value.url == ARTICLE
+    assert opened.value.url == cited["url"]
+
+
+def _article_urls() -> set[str]:
+    """The url of every kb_docs article, from its front matter."""
+    found = re.compile(r"^url:\s*(\S+)\s*$", re.MULTILINE)
+    return {m.group(1) for path in KB_DIR.rglob("*.md") for m in found.finditer(path.read_text())}
 
 
 def test_reload_restores_the_conversation(tab: Tab) -> None:
