@@ -38,9 +38,12 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+EVALDATA ?= ../shared/evaldata
 eval: $(STAMP)
-	$(BIN)/allhours-eval run --dataset ../shared/evaldata/emanual_tv --out reports/emanual_tv
-	$(BIN)/allhours-eval run --dataset ../shared/evaldata/clapnq --out reports/clapnq
+	for ds in $(EVALDATA)/*/questions.jsonl; do \
+	  name=$$(basename $$(dirname $$ds)); \
+	  $(BIN)/allhours-eval run --dataset $$(dirname $$ds) --out reports/$$name || exit 1; \
+	done
 
 bench: $(STAMP)
 	$(BIN)/python -m evals.bench --out reports/bench.json
