@@ -26,6 +26,9 @@ SORTS = {
 }
 
 
+_EMPTY_HEADER = '<th class="diff_next"><br /></th>'
+
+
 class NotFound(LookupError):
     """No such document or version."""
 
@@ -198,7 +201,11 @@ def diff(a: Document, b: Document, *, html: bool = False) -> str:
     label_a, label_b = f"{a.doc_id} v{a.version}", f"{b.doc_id} v{b.version}"
     if html:
         table = difflib.HtmlDiff(wrapcolumn=80)
-        return table.make_table(old, new, label_a, label_b, context=True, numlines=3)
+        markup = table.make_table(old, new, label_a, label_b, context=True, numlines=3)
+        # difflib leaves its "jump to change" header cells empty; screen readers want a name.
+        return markup.replace(
+            _EMPTY_HEADER, '<th class="diff_next"><span class="sr-only">Jump</span></th>'
+        )
     return "".join(difflib.unified_diff(old, new, label_a, label_b))
 
 

@@ -16,7 +16,7 @@ from bot.app import create_app
 from bot.config import Settings
 from bot.db import session_scope
 from bot.users import create_user
-from tests.browser import serve, widget
+from tests.browser import AXE, serve, widget
 
 pytestmark = pytest.mark.browser
 
@@ -60,6 +60,15 @@ def write_article(page: Page, base_url: str, body: str, *, new: bool) -> None:
     page.get_by_role("button", name="Save").click()
 
 
+def axe_violations(page: Page) -> list[list[Any]]:
+    """axe-core on the whole editor page (tests.browser.run_axe looks at the widget only)."""
+    page.add_script_tag(path=str(AXE))
+    return page.evaluate(
+        """async () => (await axe.run(document, {resultTypes: ["violations"]})).violations
+            .map((v) => [v.id, v.impact, v.nodes.map((n) => n.target.join(" "))])"""
+    )
+
+
 def ask_widget(browser: Browser, base_url: str) -> dict[str, Any]:
     """A customer in a fresh browser context asks QUESTION; the bot's final message frame."""
     context = browser.new_context()
@@ -93,6 +102,7 @@ def test_an_editor_adds_an_article_and_the_widget_answers_from_it_citing_the_new
     body = "# Pets on the ferry\n\nDogs may travel on the Tidewater ferry on a lead, free."
     write_article(editor, base_url, body, new=True)
     expect(editor.get_by_role("status")).to_have_text("Saved as version 1 and indexed.")
+    assert axe_violations(editor) == []
     first = ask_widget(chromium, base_url)
     assert "Dogs may travel on the Tidewater ferry" in first["text"]
     assert ("ferry-pets", 1) in [(c["doc_id"], c["version"]) for c in first["citations"]]
@@ -100,6 +110,9 @@ def test_an_editor_adds_an_article_and_the_widget_answers_from_it_citing_the_new
     edited = "# Pets on the ferry\n\nSince May, dogs must stay in the car deck kennels."
     write_article(editor, base_url, edited, new=False)
     expect(editor.get_by_role("status")).to_have_text("Saved as version 2 and indexed.")
+    editor.goto(f"{base_url}/kb/docs/ferry-pets/diff?a=1&b=2")
+    expect(editor.locator(".diff_add").first).to_be_visible()
+    assert axe_violations(editor) == []
     second = ask_widget(chromium, base_url)
     assert "car deck kennels" in second["text"] and "on a lead" not in second["text"]
     assert [(c["doc_id"], c["version"]) for c in second["citations"]][0] == ("ferry-pets", 2)
