@@ -134,7 +134,9 @@ async def get_state(conversation_id: ConversationDep, chat: ChatDep) -> StatePub
 
 
 @router.post("/{conversation_id}/feedback", status_code=status.HTTP_204_NO_CONTENT)
-async def post_feedback(conversation_id: ConversationDep, body: FeedbackCreate, chat: ChatDep):
+async def post_feedback(
+    conversation_id: ConversationDep, body: FeedbackCreate, chat: ChatDep
+) -> None:
     try:
         await chat.db(
             conversations.record_feedback,
@@ -147,7 +149,7 @@ async def post_feedback(conversation_id: ConversationDep, body: FeedbackCreate, 
 
 
 @router.post("/{conversation_id}/rating", status_code=status.HTTP_204_NO_CONTENT)
-async def post_rating(conversation_id: ConversationDep, body: RatingCreate, chat: ChatDep):
+async def post_rating(conversation_id: ConversationDep, body: RatingCreate, chat: ChatDep) -> None:
     await chat.db(
         conversations.record_rating,
         conversation_id=conversation_id,

@@ -1,0 +1,70 @@
+"""The chat service's decisions end to end over the real app: clarify, hand off with the
+packet, come back after an agent resolved, and the port through which agents write."""
+
+from datetime import UTC, datetime
+
+from fastapi.testclient import TestClient
+
+from bot.app import create_app
+from handoff import queue
+from tests.widget_app import ANSWERABLE, bearer, receive_until, start
+
+DOUBTFUL = ["What is the boiling point of mercury on Jupiter?", "Who won the 1962 chess olympiad?"]
+
+
+def _post(client, conversation_id, token, client_id, text):
+    reply = client.post(
+        f"/api/conversations/{conversation_id}/messages",
+        json={"client_id": client_id, "text": text},
+        headers=bearer(token),
+    )
+    assert reply.status_code == 201
+    return reply.json()["replies"]
+
+
+def test_a_low_confidence_turn_asks_to_rephrase_then_hands_off_with_the_packet(chat_settings):
+    # A threshold no retrieval reaches: every answer is low-confidence.
+    with TestClient(create_app(chat_settings(handoff_threshold=0.999))) as client:
+        conversation_id, token = start(client)
+        (clarify,) = _post(client, conversation_id, token, "a", DOUBTFUL[0])
+        (notice,) = _post(client, conversation_id, token, "b", DOUBTFUL[1])
+        with client.app.state.sessionmaker() as session:
+            ticket = queue.get_ticket(session=session, conversation_id=conversation_id)
+    assert clarify["role"] == "bot" and "rephrase" in clarify["text"]
+    assert clarify["confidence"] < 0.999
+    assert notice["role"] == "system"
+    assert (ticket.state, ticket.reason) == ("queued", "repeated_failure")
+    packet = ticket.packet
+    assert packet["goal"] and packet["reason"] == "repeated_failure"
+    assert [m["text"] for m in packet["transcript"] if m["role"] == "customer"] == DOUBTFUL
+    assert packet["attempts"][0]["question"] == DOUBTFUL[0]
+
+
+def test_after_an_agent_resolved_the_bot_answers_again(chat_client):
+    conversation_id, token = start(chat_client)
+    chat_client.post(f"/api/conversations/{conversation_id}/handoff", headers=bearer(token))
+    now = datetime.now(UTC)
+    with chat_client.app.state.sessionmaker() as session:
+        claimed = queue.claim(
+            session=session, conversation_id=conversation_id, agent_id="ann", now=now
+        )
+        assert claimed
+        queue.resolve(session=session, conversation_id=conversation_id, now=now)
+    (answer,) = _post(chat_client, conversation_id, token, "q", ANSWERABLE)
+    assert answer["role"] == "bot" and answer["citations"]
+    with chat_client.app.state.sessionmaker() as session:
+        assert queue.state_of(session=session, conversation_id=conversation_id) == "bot"
+
+
+def test_the_port_stores_agent_messages_and_delivers_them_live(chat_client):
+    conversation_id, token = start(chat_client)
+    port = chat_client.app.state.conversation_port
+    with chat_client.websocket_connect(f"/ws/widget?token={token}") as ws:
+        ws.receive_json()
+        # Called from this thread, not the server's loop: the way handoff's sync code calls it.
+        posted = port.post_message(conversation_id, "agent", "Hi, I'm Ann. <b>bold</b>", "Ann")
+        port.publish(conversation_id, {"type": "typing", "role": "agent", "on": True})
+        delivered = receive_until(ws, lambda e: e["type"] == "typing")
+    assert delivered[0] == posted
+    assert (posted["role"], posted["author"], posted["seq"]) == ("agent", "Ann", 1)
+    assert port.transcript(conversation_id) == [posted]
