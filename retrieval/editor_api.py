@@ -7,6 +7,7 @@ Sign in as an editor (the session cookie) and send the ``X-CSRF-Token`` header o
 # (Editor, Text) as objects, not as strings it would look up in the module's globals.
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
@@ -51,9 +52,11 @@ def make_api_router(kb: Kb, require_editor: Callable[..., Any]) -> APIRouter:
         tag: str = "",
         deleted: bool | None = False,
         index_state: str = "",
+        updated_since: datetime | None = None,
         sort: str = "updated",
     ):
-        """Documents by title or id, tag and index state; ``deleted`` omitted lists live ones."""
+        """Documents by title or id, tag, index state and last update; ``deleted`` omitted
+        lists the live ones. ``sort``: updated, title, version or chunks."""
         with kb.session() as session:
             return library.list_documents(
                 session=session,
@@ -61,6 +64,7 @@ def make_api_router(kb: Kb, require_editor: Callable[..., Any]) -> APIRouter:
                 tag=tag,
                 deleted=deleted,
                 index_state=index_state,
+                updated_since=updated_since,
                 sort=sort,
             )
 

@@ -5,6 +5,7 @@ import, and "Test a question". Forms post back with the session's CSRF token."""
 # (Editor, Text) as objects, not as strings it would look up in the module's globals.
 
 from collections.abc import Callable
+from datetime import UTC, date, datetime, time
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -50,7 +51,9 @@ def make_pages_router(
         state: str = "",
         sort: str = "updated",
         deleted: bool = False,
+        since: date | None = None,
     ):
+        start = None if since is None else datetime.combine(since, time.min, UTC)
         with kb.session() as session:
             rows = library.list_documents(
                 session=session,
@@ -58,10 +61,12 @@ def make_pages_router(
                 tag=tag,
                 deleted=deleted,
                 index_state=state,
+                updated_since=start,
                 sort=sort,
             )
             tags = library.all_tags(session=session)
         filters = {"search": search, "tag": tag, "state": state, "sort": sort, "deleted": deleted}
+        filters["since"] = since.isoformat() if since else ""
         return page(
             request,
             "kb_list.html",

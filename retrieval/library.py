@@ -135,11 +135,14 @@ def list_documents(
     tag: str = "",
     deleted: bool | None = False,
     index_state: str = "",
+    updated_since: datetime | None = None,
     sort: str = "updated",
     limit: int = 500,
 ) -> list[KbDocument]:
     """Documents matching a title/id search and filters; ``deleted=None`` lists both kinds."""
     query = select(KbDocument)
+    if updated_since is not None:
+        query = query.where(KbDocument.updated_at >= updated_since)
     if search:
         pattern = f"%{search.lower()}%"
         query = query.where(

@@ -141,6 +141,10 @@ def test_the_first_start_imports_the_kb_folder_and_indexes_it(editor):
     assert editor.get("/api/kb/documents", params={"tag": "orders"}).json()[0]["doc_id"] == (
         "returns"
     )
+    later = editor.get("/api/kb/documents", params={"updated_since": "2999-01-01T00:00:00Z"})
+    assert later.json() == []
+    page = editor.get("/kb", params={"since": "2999-01-01", "tag": "orders"}, headers=PAGE)
+    assert "No documents match." in page.text
 
 
 def test_a_save_reindexes_only_that_document_and_the_bot_finds_the_new_version(app, editor):

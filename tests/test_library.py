@@ -1,4 +1,5 @@
 from dataclasses import replace
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy.orm import sessionmaker
@@ -121,6 +122,11 @@ def test_list_documents_searches_titles_and_ids_and_filters_by_tag_and_state(ses
         by_title = library.list_documents(session=session, sort="title")
         assert [r.title for r in by_title] == ["Gift cards", "Return a parcel", "Wrapping"]
         assert library.all_tags(session=session) == ["billing", "Cards", "x"]
+        gift = library.get_row(session=session, doc_id="gift-cards")
+        gift.updated_at = datetime(2020, 1, 1, tzinfo=UTC)
+        session.flush()
+        recent = ids(updated_since=datetime(2024, 1, 1, tzinfo=UTC))
+        assert recent == ["gift-wrap", "returns"]
 
 
 def test_diff_is_unified_or_an_escaped_side_by_side_table():
