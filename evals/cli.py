@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -28,7 +29,7 @@ def retrieval(dataset: Path, json_out: Path | None) -> None:
     from evals.retrieval import evaluate_dataset, format_table
 
     started = time.perf_counter()
-    with click.progressbar(length=0, label="indexing", file=click.get_text_stream("stderr")) as bar:
+    with click.progressbar(length=0, label="indexing", file=sys.stderr) as bar:
 
         def progress(done: int, total: int) -> None:
             bar.length = total
