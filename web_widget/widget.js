@@ -11,8 +11,7 @@
 (() => {
   "use strict";
 
-  const script =
-    document.currentScript || document.querySelector('script[src*="widget.js"]');
+  const script = document.currentScript || document.querySelector('script[src*="widget.js"]');
   if (!script || window.__allhoursWidget) return;
   window.__allhoursWidget = true;
 
@@ -217,8 +216,17 @@
   }
 
   // ---------------------------------------------------------------- safe Markdown subset
-  const INLINE =
-    /(`+)([^`]|[^`][\s\S]*?[^`])\1(?!`)|\*\*(?=\S)([\s\S]*?\S)\*\*|\*(?=[^\s*])([\s\S]*?[^\s*])\*|\[([^\]\n]+)\]\(([^()\s]+)\)|\[(\d{1,3})\]/g;
+  // One alternative per construct; which capture group is set says which one matched.
+  const INLINE = new RegExp(
+    [
+      /(`+)([^`]|[^`][\s\S]*?[^`])\1(?!`)/.source, // `code`: m[2]
+      /\*\*(?=\S)([\s\S]*?\S)\*\*/.source, // **bold**: m[3]
+      /\*(?=[^\s*])([\s\S]*?[^\s*])\*/.source, // *italic*: m[4]
+      /\[([^\]\n]+)\]\(([^()\s]+)\)/.source, // [text](url): m[5], m[6]
+      /\[(\d{1,3})\]/.source, // [n], a citation marker: m[7]
+    ].join("|"),
+    "g",
+  );
 
   function safeUrl(raw) {
     if (!raw || !SAFE_URL.test(raw)) return null;
@@ -240,8 +248,10 @@
       if (m.index > last) into.append(text.slice(last, m.index));
       last = m.index + m[0].length;
       if (m[2] !== undefined) into.append(h("code", { text: m[2] }));
-      else if (m[3] !== undefined) renderInline(m[3], citations, into.appendChild(h("strong")), allowLinks);
-      else if (m[4] !== undefined) renderInline(m[4], citations, into.appendChild(h("em")), allowLinks);
+      else if (m[3] !== undefined)
+        renderInline(m[3], citations, into.appendChild(h("strong")), allowLinks);
+      else if (m[4] !== undefined)
+        renderInline(m[4], citations, into.appendChild(h("em")), allowLinks);
       else if (m[5] !== undefined) {
         const href = allowLinks && safeUrl(m[6]);
         if (href) {
@@ -264,7 +274,9 @@
   function renderMarkdown(text, citationList = []) {
     const citations = new Map(citationList.map((c) => [Number(c.n), c]));
     const out = document.createDocumentFragment();
-    const lines = String(text ?? "").replace(/\r\n?/g, "\n").split("\n");
+    const lines = String(text ?? "")
+      .replace(/\r\n?/g, "\n")
+      .split("\n");
     let block = null; // the open <p>, <ul> or <ol>
     let item = null; // the open <li>
     const close = () => {
@@ -314,7 +326,8 @@
     conversationId: null,
     token: null,
     lastSeq: 0,
-    history: [], // {kind:"msg", seq, role, text, citations, author, client_id, feedback} | {kind:"note", text}
+    // kind "msg": {seq, role, text, citations, author, client_id, feedback}; "note": {seq?, text}
+    history: [],
     outbox: [], // {client_id, text}: typed but not yet acknowledged
     state: "bot",
     queue: null, // {position, eta_s} while queued
@@ -363,7 +376,13 @@
   const badge = h("span", { class: "badge", hidden: true, "aria-hidden": "true" });
   const launcher = h(
     "button",
-    { class: "launcher", type: "button", "aria-label": t("open"), "aria-expanded": "false", "aria-controls": "panel" },
+    {
+      class: "launcher",
+      type: "button",
+      "aria-label": t("open"),
+      "aria-expanded": "false",
+      "aria-controls": "panel",
+    },
     icon("chat"),
     icon("close"),
     badge,
@@ -404,7 +423,11 @@
     placeholder: t("placeholder"),
     autocomplete: "off",
   });
-  const sendBtn = h("button", { class: "send", type: "submit", "aria-label": t("send") }, icon("send"));
+  const sendBtn = h(
+    "button",
+    { class: "send", type: "submit", "aria-label": t("send") },
+    icon("send"),
+  );
   const composer = h(
     "form",
     { class: "composer" },
@@ -414,7 +437,13 @@
   );
   const panel = h(
     "section",
-    { class: "panel", id: "panel", role: "dialog", "aria-label": t("dialog", { title: TITLE }), hidden: true },
+    {
+      class: "panel",
+      id: "panel",
+      role: "dialog",
+      "aria-label": t("dialog", { title: TITLE }),
+      hidden: true,
+    },
     h(
       "header",
       { class: "head" },
@@ -461,10 +490,19 @@
       const href = safeUrl(c.url);
       const label = c.title || c.url;
       list.append(
-        h("li", { value: String(c.n) }, href ? externalLink(href, label) : h("span", { text: label })),
+        h(
+          "li",
+          { value: String(c.n) },
+          href ? externalLink(href, label) : h("span", { text: label }),
+        ),
       );
     }
-    return h("div", { class: "source-box" }, h("div", { class: "source-head", text: t("sources") }), list);
+    return h(
+      "div",
+      { class: "source-box" },
+      h("div", { class: "source-head", text: t("sources") }),
+      list,
+    );
   }
 
   function feedbackNode(item) {
@@ -475,7 +513,13 @@
     ]) {
       const btn = h(
         "button",
-        { type: "button", class: "thumb", "aria-label": label, title: label, "aria-pressed": String(item.feedback === value) },
+        {
+          type: "button",
+          class: "thumb",
+          "aria-label": label,
+          title: label,
+          "aria-pressed": String(item.feedback === value),
+        },
         icon(value),
       );
       btn.addEventListener("click", () => {
@@ -524,7 +568,15 @@
     bubbles.clear();
     log.replaceChildren(messageNode({ role: "bot", text: GREETING }));
     for (const item of S.history) log.append(renderItem(item));
-    for (const item of S.outbox) log.append(renderItem({ role: "customer", text: item.text, client_id: item.client_id, pending: "sending" }));
+    for (const item of S.outbox)
+      log.append(
+        renderItem({
+          role: "customer",
+          text: item.text,
+          client_id: item.client_id,
+          pending: "sending",
+        }),
+      );
     if (S.rated != null || S.state === "resolved") log.append(ratingNode());
     renderBanner();
     log.scrollTop = log.scrollHeight;
@@ -601,7 +653,12 @@
       "form",
       { class: "email-form" },
       h("label", { for: "email", text: t("offline") }),
-      h("div", { class: "email-row" }, field, h("button", { type: "submit", class: "primary", text: t("emailSend") })),
+      h(
+        "div",
+        { class: "email-row" },
+        field,
+        h("button", { type: "submit", class: "primary", text: t("emailSend") }),
+      ),
     );
     form.addEventListener("submit", (event) => {
       event.preventDefault();
@@ -631,7 +688,12 @@
     for (let n = 1; n <= 5; n++) {
       const btn = h(
         "button",
-        { type: "button", class: "star", "aria-label": t("rateN", { n }), title: t("rateN", { n }) },
+        {
+          type: "button",
+          class: "star",
+          "aria-label": t("rateN", { n }),
+          title: t("rateN", { n }),
+        },
         icon("star"),
       );
       btn.addEventListener("click", () => {
@@ -945,7 +1007,9 @@
     const item = { client_id: newClientId(), text };
     S.outbox.push(item);
     save();
-    append(renderItem({ role: "customer", text, client_id: item.client_id, pending: "sending" }), { force: true });
+    append(renderItem({ role: "customer", text, client_id: item.client_id, pending: "sending" }), {
+      force: true,
+    });
     if (ws && ws.readyState === WebSocket.OPEN) sendItem(item);
     else connect();
   }
