@@ -55,6 +55,27 @@ def index(settings: Settings, path: Path | None) -> None:
     )
 
 
+@main.command()
+@click.option("--full", is_flag=True, help="Drop the index and embed every document again.")
+@click.pass_obj
+def reindex(settings: Settings, full: bool) -> None:
+    """Rebuild the index from the documents stored in the database (the editor's store)."""
+    from bot.db import make_engine, make_sessionmaker
+    from bot.migrations import upgrade_database
+    from retrieval.publishing import Publisher
+
+    database = make_engine(settings.sqlalchemy_url)
+    upgrade_database(database)
+    knowledge = open_index(settings, make_embeddings_for(settings))
+    report = Publisher(sessionmaker=make_sessionmaker(database), index=knowledge).reindex(full=full)
+    database.dispose()
+    click.echo(
+        f"{report.added} added, {report.updated} updated, {report.deleted} deleted, "
+        f"{report.unchanged} unchanged; {report.chunks_embedded} chunks embedded, "
+        f"{report.chunks_deleted} chunks deleted"
+    )
+
+
 def _turn(settings: Settings, engine: Engine, question: str, history: list[Turn]) -> Outcome:
     policy = make_policy(settings, engine.calibration)
     coroutine = answer_turn(engine=engine, policy=policy, question=question, history=history)

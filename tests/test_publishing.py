@@ -1,9 +1,13 @@
 from dataclasses import replace
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy.orm import sessionmaker
 
+from bot.cli import main
+from bot.config import Settings
 from bot.db import make_engine, session_scope
+from bot.migrations import upgrade_database
 from retrieval import library
 from retrieval.documents import Document
 from retrieval.models import Base
@@ -84,3 +88,23 @@ def test_restore_and_delete_keep_the_index_in_step(publisher, kb_dir):
     back = publisher.restore_version("returns", 1, author="eve@example.com")
     assert back.doc.version == 3 and back.report.updated == 1
     assert "30 days" in publisher.index.search("send a parcel back", k=1)[0].text
+
+
+def test_allhours_reindex_rebuilds_the_index_from_the_store(tmp_path, kb_dir):
+    data = tmp_path / "data"
+    settings = Settings(data_dir=data)
+    database = make_engine(settings.sqlalchemy_url)
+    upgrade_database(database)
+    with session_scope(sessionmaker(database)) as session:  # stored, never indexed
+        library.import_folder(session=session, kb_dir=kb_dir)
+    database.dispose()
+    env = {"ALLHOURS_DATA_DIR": str(data), "ALLHOURS_DATABASE_URL": ""}
+
+    def reindex(*args: str) -> str:
+        result = CliRunner().invoke(main, ["reindex", *args], env=env)
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    assert "2 added, 0 updated, 0 deleted, 0 unchanged; 2 chunks embedded" in reindex()
+    assert "0 added, 0 updated, 0 deleted, 2 unchanged; 0 chunks embedded" in reindex()
+    assert "2 added, 0 updated, 0 deleted, 0 unchanged; 2 chunks embedded" in reindex("--full")
