@@ -1,7 +1,9 @@
 import io
 import re
+import threading
 import zipfile
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from fastapi import FastAPI
@@ -269,6 +271,54 @@ def test_broken_uploads_get_a_clear_message_and_change_nothing(app, editor, file
     assert page.status_code == 422 and "Nothing was saved." in page.text
 
 
+class _HelpCenter(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        host = f"http://{self.headers['Host']}"
+        pages = {
+            "/sitemap.xml": (
+                "application/xml",
+                f"<urlset><url><loc>{host}/hours</loc></url>"
+                f"<url><loc>{host}/gone</loc></url></urlset>".encode(),
+            ),
+            "/hours": ("text/html", HOSTILE_HTML),
+        }
+        kind, body = pages.get(self.path, ("text/plain", b""))
+        self.send_response(200 if self.path in pages else 404)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_args) -> None:
+        pass
+
+
+@pytest.fixture
+def help_center() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _HelpCenter)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_import_from_a_sitemap_saves_the_pages_and_lists_the_failures(app, editor, help_center):
+    result = editor.post(
+        "/api/kb/imports", json={"url": f"{help_center}/sitemap.xml", "sitemap": True}
+    )
+    assert result.status_code == 200
+    body = result.json()
+    assert [s["document"]["doc_id"] for s in body["saved"]] == ["hours"]
+    assert body["saved"][0]["document"]["url"] == f"{help_center}/hours"
+    assert body["problems"] == [{"name": f"{help_center}/gone", "reason": "HTTP status 404"}]
+    assert "steal" not in editor.get("/api/kb/documents/hours").json()["body"]
+    assert "hours" in app.state.index.doc_ids
+    failed = editor.post("/api/kb/imports", json={"url": f"{help_center}/gone"})
+    assert failed.status_code == 422 and failed.json()["detail"][0]["reason"] == "HTTP status 404"
+    page = editor.post("/kb/import", data={"url": "javascript:alert(1)"})
+    assert page.status_code == 422 and "only http:// and https:// URLs" in page.text
+
+
 def test_an_oversized_request_is_refused_before_it_is_read(editor):
     response = _upload(editor, ("huge.md", b"x" * (MAX_UPLOAD + 70_000)))
     assert response.status_code == 413 and "larger than the" in response.json()["detail"]
@@ -309,6 +359,9 @@ def test_the_pages_create_edit_show_history_and_diff_escaped(app, editor):
     bad = editor.post("/kb/new", data=form | {"doc_id": "../etc"})
     assert bad.status_code == 422 and "doc_id" in bad.text
     assert editor.post("/kb/new", data=form).status_code == 409
+    restored = editor.post("/kb/docs/hours/versions/1/restore", follow_redirects=False)
+    assert restored.headers["location"] == "/kb/docs/hours?notice=restored&v=3"
+    assert "Open." == editor.get("/api/kb/documents/hours").json()["body"]
     assert editor.post("/kb/docs/hours/delete").status_code == 200
     assert "hours" not in app.state.index.doc_ids
 
