@@ -174,6 +174,25 @@ def test_a_cut_connection_loses_nothing(tab: Tab, context: BrowserContext) -> No
     _assert_nothing_lost(tab, [QUESTION, *offline])
 
 
+def test_a_second_tab_sends_what_the_first_queued(tab: Tab, context: BrowserContext) -> None:
+    tab.open()
+    tab.ask(QUESTION)
+    tab.wait_answers(1)
+    other = Tab(context, tab.base_url)
+    other.page.goto(tab.base_url + "/")
+    expect(other.stored("bot")).to_have_count(1)  # the same conversation, reopened
+
+    context.set_offline(True)
+    expect(tab.w.locator(".status")).to_have_text("Connection lost. Reconnecting…")
+    tab.ask("Typed in the first tab")
+    expect(other.w.locator(".msg.customer", has_text="Typed in the first tab")).to_have_count(1)
+    tab.page.close()  # gone before it could send
+    context.set_offline(False)
+    other.wait_answers(2)
+    _assert_nothing_lost(other, [QUESTION, "Typed in the first tab"])
+    assert other.errors == []
+
+
 def test_a_lost_acknowledgement_stores_the_message_once(tab: Tab) -> None:
     # The socket dies after the server stored a message but before the widget heard the ack:
     # the widget must re-send it and the server must keep only one copy.

@@ -325,6 +325,7 @@
   const fresh = () => ({
     conversationId: null,
     token: null,
+    startedAt: 0, // when this browser created the conversation: with two tabs, the newest wins
     lastSeq: 0,
     // kind "msg": {seq, role, text, citations, author, client_id, feedback}; "note": {seq?, text}
     history: [],
@@ -564,19 +565,17 @@
     return node;
   }
 
+  // A message from the outbox: typed here, not yet acknowledged by the server.
+  function pendingNode(item) {
+    const { text, client_id } = item;
+    return renderItem({ role: "customer", text, client_id, pending: "sending" });
+  }
+
   function renderAll() {
     bubbles.clear();
     log.replaceChildren(messageNode({ role: "bot", text: GREETING }));
     for (const item of S.history) log.append(renderItem(item));
-    for (const item of S.outbox)
-      log.append(
-        renderItem({
-          role: "customer",
-          text: item.text,
-          client_id: item.client_id,
-          pending: "sending",
-        }),
-      );
+    for (const item of S.outbox) log.append(pendingNode(item));
     if (S.rated != null || S.state === "resolved") log.append(ratingNode());
     renderBanner();
     log.scrollTop = log.scrollHeight;
@@ -721,12 +720,14 @@
     node.querySelector("button").focus();
   }
 
+  function dropSocket() {
+    const old = ws;
+    ws = null; // first, so the close handler knows this socket is no longer ours
+    old?.close();
+  }
+
   function startOver() {
-    if (ws) {
-      const old = ws;
-      ws = null;
-      old.close();
-    }
+    dropSocket();
     S = { ...fresh(), open: S.open };
     save();
     renderAll();
@@ -754,6 +755,7 @@
       .then((data) => {
         S.conversationId = data.conversation_id;
         S.token = data.token;
+        S.startedAt = Date.now();
         S.lastSeq = 0;
         save();
         return true;
@@ -845,6 +847,42 @@
   });
   // A socket can hang silently when the network goes away; drop it and let backoff take over.
   window.addEventListener("offline", () => ws?.close());
+  window.addEventListener("storage", (event) => {
+    if (event.key !== STORE_KEY || !event.newValue) return;
+    try {
+      followOtherTab(JSON.parse(event.newValue));
+    } catch {
+      /* not ours to read */
+    }
+  });
+
+  // Another tab of this site writes the same storage. Take over what it has queued (both tabs
+  // may send it: the server keeps one copy per client_id), and follow it to a newer conversation.
+  function followOtherTab(other) {
+    if (!other.conversationId) return;
+    const mine = (o) => S.outbox.some((x) => x.client_id === o.client_id);
+    if (other.conversationId !== S.conversationId) {
+      if ((other.startedAt || 0) <= (S.startedAt || 0)) return;
+      const outbox = [
+        ...other.outbox,
+        ...S.outbox.filter((o) => !other.outbox.some((x) => x.client_id === o.client_id)),
+      ];
+      dropSocket();
+      S = { ...fresh(), ...other, outbox, open: S.open };
+      save();
+      renderAll();
+      connect();
+      return;
+    }
+    const settled = new Set(S.history.map((i) => i.client_id).filter(Boolean));
+    const adopted = other.outbox.filter((o) => !settled.has(o.client_id) && !mine(o));
+    for (const item of adopted) {
+      S.outbox.push(item);
+      append(pendingNode(item));
+      sendItem(item);
+    }
+    if (adopted.length) save();
+  }
 
   // ---------------------------------------------------------------- server events
   function handle(event) {
@@ -1007,9 +1045,7 @@
     const item = { client_id: newClientId(), text };
     S.outbox.push(item);
     save();
-    append(renderItem({ role: "customer", text, client_id: item.client_id, pending: "sending" }), {
-      force: true,
-    });
+    append(pendingNode(item), { force: true });
     if (ws && ws.readyState === WebSocket.OPEN) sendItem(item);
     else connect();
   }
