@@ -22,6 +22,7 @@ from retrieval.editor import make_editor_router
 from retrieval.index import KnowledgeIndex
 from retrieval.models import Base as KbBase
 from retrieval.publishing import Publisher
+from tests.test_loaders import make_pdf  # a real, minimal PDF with a text layer
 
 PASSWORD = "correct horse battery"
 JSON = {"accept": "application/json"}
@@ -231,9 +232,16 @@ def _upload(client: TestClient, *files: tuple[str, bytes], path: str = "/api/kb/
 
 
 def test_uploads_are_sanitised_and_zips_keep_their_folder_ids(app, editor):
-    saved = _upload(editor, ("hours.html", HOSTILE_HTML), ("faq.txt", b"Ask us anything."))
+    pdf = make_pdf("Hold the button for ten seconds to reset the hub.", title="Hub reset")
+    files = [("hours.html", HOSTILE_HTML), ("faq.txt", b"Ask us anything."), ("reset.pdf", pdf)]
+    saved = _upload(editor, *files)
     assert saved.status_code == 200, saved.text
-    assert [s["document"]["doc_id"] for s in saved.json()["saved"]] == ["hours", "faq"]
+    documents = [s["document"] for s in saved.json()["saved"]]
+    assert [(d["doc_id"], d["format"]) for d in documents] == [
+        ("hours", "html"),
+        ("faq", "txt"),
+        ("reset", "pdf"),
+    ]
     hours = editor.get("/api/kb/documents/hours").json()
     assert hours["format"] == "html" and "Open 9 to 5 on weekdays." in hours["body"]
     assert "steal" not in hours["body"]
