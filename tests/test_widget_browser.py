@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, WebSocketRoute, expect
+from playwright.sync_api import Browser, BrowserContext, Page, WebSocketRoute, expect
 
 from tests.browser import run_axe, save_screenshot, stored_conversation, stored_outbox, widget
 
@@ -464,19 +464,34 @@ def test_small_screen_360px(chromium: Browser, live_server: str) -> None:
 def test_strings_follow_data_lang_and_the_browser_language(
     chromium: Browser, live_server: str
 ) -> None:
-    embed = '<!doctype html><title>t</title><script src="/widget.js" {attr} async></script>'
-    for locale, attr in (("en-US", 'data-lang="zh"'), ("zh-CN", "")):
+    for locale, attrs in (("en-US", 'data-lang="zh"'), ("zh-CN", "")):
         context = chromium.new_context(locale=locale)
         try:
-            page = context.new_page()
-            html = embed.format(attr=attr)
-            page.route(f"{live_server}/embed", _serve_html(html))
-            page.goto(f"{live_server}/embed")
+            page = _embed(context, live_server, attrs)
             widget(page).get_by_role("button", name="打开聊天").click()
             expect(widget(page).get_by_role("button", name="转人工客服")).to_be_visible()
             expect(widget(page).get_by_role("textbox", name="输入消息")).to_be_focused()
         finally:
             context.close()
+
+
+def test_text_on_a_light_brand_colour_turns_dark(context: BrowserContext, live_server: str) -> None:
+    page = _embed(context, live_server, 'data-color="#ffd400" data-title="Sunny"')
+    widget(page).get_by_role("button", name="Open chat").click()
+    title = widget(page).locator(".title")
+    expect(title).to_have_text("Sunny")
+    assert title.evaluate("el => getComputedStyle(el).color") == "rgb(17, 24, 39)"
+    violations = [v for v in run_axe(page) if v["impact"] in ("serious", "critical")]
+    assert violations == [], json.dumps(violations, indent=1)
+
+
+def _embed(context: BrowserContext, base_url: str, attrs: str) -> Page:
+    """A bare host page on the server's origin that embeds the widget with these attributes."""
+    html = f'<!doctype html><title>host</title><script src="/widget.js" {attrs} async></script>'
+    page = context.new_page()
+    page.route(f"{base_url}/embed", _serve_html(html))
+    page.goto(f"{base_url}/embed")
+    return page
 
 
 def _serve_html(html: str) -> Any:
