@@ -160,7 +160,8 @@ class KnowledgeIndex:
         hashes = {doc.doc_id: doc.content_hash for doc in changed}
         for start in range(0, len(flat), WRITE_BATCH):
             batch = flat[start : start + WRITE_BATCH]
-            self._collection.add(
+            # upsert, not add: on a shared server another process may have written these ids.
+            self._collection.upsert(
                 ids=[c.chunk_id for c in batch],
                 embeddings=vectors[start : start + WRITE_BATCH],
                 documents=[c.text for c in batch],

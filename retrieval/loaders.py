@@ -73,6 +73,7 @@ def load_folder(root: str | Path) -> tuple[list[Document], list[LoadError]]:
     root = Path(root)
     docs: list[Document] = []
     errors: list[LoadError] = []
+    seen: dict[str, str] = {}
     for path in sorted(root.rglob("*")):
         relative = path.relative_to(root)
         if not path.is_file() or path.suffix.lower() not in SUFFIXES:
@@ -81,9 +82,15 @@ def load_folder(root: str | Path) -> tuple[list[Document], list[LoadError]]:
         if hidden or relative.as_posix() == "README.md":
             continue
         try:
-            docs.append(load_file(path, root=root))
+            doc = load_file(path, root=root)
         except LoadError as exc:
             errors.append(exc)
+            continue
+        if doc.doc_id in seen:  # e.g. faq.md next to faq.html: one would silently replace the other
+            errors.append(LoadError(str(path), f"same document id as {seen[doc.doc_id]}"))
+            continue
+        seen[doc.doc_id] = str(path)
+        docs.append(doc)
     return docs, errors
 
 

@@ -148,9 +148,13 @@ def test_load_folder_skips_root_readme_and_collects_errors(tmp_path):
     write(tmp_path / "empty.txt", "")
     write(tmp_path / "logo.png", b"\x89PNG")
     write(tmp_path / ".drafts" / "secret.md", "# Draft\n\nNot yet.\n")
+    write(tmp_path / "billing" / "refunds.txt", "Within 30 days.\n")
     docs, errors = load_folder(tmp_path)
     assert sorted(doc.doc_id for doc in docs) == ["billing-README", "billing-refunds"]
-    assert sorted(Path(error.name).name for error in errors) == ["broken.pdf", "empty.txt"]
+    names = sorted(Path(error.name).name for error in errors)
+    assert names == ["broken.pdf", "empty.txt", "refunds.txt"]
+    duplicate = next(e for e in errors if e.name.endswith("refunds.txt"))
+    assert duplicate.reason.startswith("same document id as") and "refunds.md" in duplicate.reason
 
 
 def test_load_bytes_decides_the_type_by_content():
