@@ -106,6 +106,14 @@ def signals(hits: Sequence[Hit], question: str, answer: str) -> dict[str, float]
     }
 
 
+def feature_value(values: dict[str, float], feature: str) -> float:
+    """A signal, or for "a*b" an interaction: the product of two signals (missing counts 0)."""
+    product = 1.0
+    for name in feature.split("*"):
+        product *= values.get(name, 0.0)
+    return product
+
+
 @dataclass(frozen=True)
 class Calibration:
     """A logistic model over named signals, as stored in ``calibration.json``."""
@@ -136,6 +144,6 @@ class Calibration:
     def confidence(self, values: dict[str, float]) -> float:
         """The calibrated probability that the answer is right; a missing signal counts 0."""
         z = self.bias + sum(
-            w * values.get(f, 0.0) for f, w in zip(self.features, self.weights, strict=True)
+            w * feature_value(values, f) for f, w in zip(self.features, self.weights, strict=True)
         )
-        return 1 / (1 + math.exp(-z))
+        return 1 / (1 + math.exp(-max(-50.0, min(50.0, z))))  # no overflow on odd inputs

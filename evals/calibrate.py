@@ -15,9 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedGroupKFold
 
+from bot.confidence import feature_value
 from bot.config import Settings
 from evals import metrics
 from evals.deployment import Result, deploy, fingerprint
@@ -34,13 +36,13 @@ def fit(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
         return np.zeros(X.shape[1]), float(np.log(rate / (1 - rate)))
     mean, scale = X.mean(axis=0), X.std(axis=0)
     scale[scale == 0] = 1.0
-    model = LogisticRegression(C=1.0, max_iter=2000).fit((X - mean) / scale, y)
+    model = LogisticRegression(C=1.0, max_iter=10_000).fit((X - mean) / scale, y)
     weights = model.coef_[0] / scale
     return weights, float(model.intercept_[0] - weights @ mean)
 
 
 def predict(weights: np.ndarray, bias: float, X: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-(X @ weights + bias)))
+    return expit(X @ weights + bias)
 
 
 def split(y: np.ndarray, groups: Sequence[str], folds: int = FOLDS) -> np.ndarray:
@@ -118,10 +120,18 @@ def policy_figures(
 
 
 def matrix(signals: Sequence[dict[str, float]], features: Sequence[str]) -> np.ndarray:
-    """One row per turn, one column per feature; a missing signal counts 0 (as in the bot)."""
-    return np.array([[s.get(f, 0.0) for f in features] for s in signals], dtype=float).reshape(
-        len(signals), len(features)
-    )
+    """One row per turn, one column per feature, computed as the bot computes them."""
+    rows = [[feature_value(s, f) for f in features] for s in signals]
+    return np.array(rows, dtype=float).reshape(len(signals), len(features))
+
+
+def with_interactions(names: Sequence[str]) -> list[str]:
+    """The signals and every pairwise product (squares included): the signals' meaning shifts
+    between knowledge bases, and a linear model alone cannot bend with it (compared under the
+    same cross-validation, the products raised resolution at 5 % wrong on both shared sets)."""
+    names = sorted(names)
+    pairs = [f"{a}*{b}" for i, a in enumerate(names) for b in names[i:]]
+    return names + pairs
 
 
 def collect(datasets: Sequence[Path], settings: Settings | None = None) -> dict[str, list[Result]]:
@@ -143,7 +153,7 @@ def fit_calibration(
 ) -> dict[str, Any]:
     """The calibration JSON the server loads, with its out-of-fold figures."""
     rows = [(name, r) for name, results in turns.items() for r in results]
-    features = list(features or sorted(rows[0][1].draft.signals))
+    features = list(features or with_interactions(rows[0][1].draft.signals))
     X = matrix([r.draft.signals for _, r in rows], features)
     y = np.array([r.correct for _, r in rows], dtype=int)
     answerable = np.array([r.question.answerable for _, r in rows])
