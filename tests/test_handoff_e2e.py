@@ -19,7 +19,7 @@ from bot.app import create_app
 from bot.config import Settings
 from bot.db import session_scope
 from bot.users import create_user
-from tests.browser import save_screenshot, serve, stored_conversation, widget
+from tests.browser import AXE, save_screenshot, serve, stored_conversation, widget
 from tests.conftest import KB_DIR
 
 pytestmark = pytest.mark.browser
@@ -29,6 +29,7 @@ UNANSWERABLE = "Can I pay my invoice with Bitcoin?"
 ANSWERABLE = "How do I set up my Tide Hub?"
 # Not the same question again: the policy rightly hands off a customer who repeats themselves.
 AFTER_RETURN = "How do I pair a door sensor with the hub?"
+MARKUP = '<img src=x onerror="window.pwned=1"> <a href="javascript:alert(1)">x</a>'
 WAIT = 30_000  # ms: generous for a loaded CI machine; nothing here measures speed
 
 
@@ -88,6 +89,15 @@ def type_until_seen(box: Any, indicator: Any) -> None:
     expect(indicator).to_be_visible()
 
 
+def console_axe(page: Page) -> list[dict[str, Any]]:
+    """axe-core's violations on the whole console page."""
+    page.add_script_tag(path=str(AXE))
+    return page.evaluate(
+        """async () => (await axe.run(document, {resultTypes: ["violations"]})).violations.map(
+            (v) => ({id: v.id, impact: v.impact, nodes: v.nodes.map((n) => n.target)}))"""
+    )
+
+
 def server_messages(page: Page, base_url: str) -> list[dict[str, Any]]:
     state = stored_conversation(page)
     response = httpx.get(
@@ -145,9 +155,17 @@ def test_a_handoff_from_widget_to_console_and_back_to_the_bot(server, contexts):
     box.press("Enter")
     seen = console.locator("#transcript .msg.customer").filter(has_text=ANSWERABLE)
     expect(seen).to_be_visible(timeout=WAIT)
+    box.fill(MARKUP)
+    box.press("Enter")
+    shown = console.locator("#transcript .msg.customer").filter(has_text=MARKUP)
+    expect(shown).to_be_visible(timeout=WAIT)  # as text: customer input is never HTML
+    assert console.locator("#transcript img").count() == 0
+    assert console.evaluate("window.pwned") is None
     reply.fill("One more thing before I go.")
     reply.press("Enter")
     expect(chat.locator(".msg.agent").filter(has_text="One more thing")).to_be_visible(timeout=WAIT)
+    serious = [v for v in console_axe(console) if v["impact"] in ("serious", "critical")]
+    assert serious == [], serious
     save_screenshot(console, "handoff-console.png")
 
     # Back to the bot: it answers again, with a citation.
@@ -163,7 +181,11 @@ def test_a_handoff_from_widget_to_console_and_back_to_the_bot(server, contexts):
     silent_ask = roles.index(("customer", ANSWERABLE))
     after_return = roles.index(("customer", AFTER_RETURN))
     between = [role for role, _ in roles[silent_ask:after_return]]
-    assert between == ["customer", "agent"]  # the bot stayed silent while the agent had it
+    assert between == [
+        "customer",
+        "customer",
+        "agent",
+    ]  # the bot stayed silent while the agent had it
     assert [role for role, _ in roles[after_return:]] == ["customer", "bot"]
     assert roles[1][0] == "system"  # the queue notice, not an answer
     assert console_errors == [] and shop_errors == []
