@@ -54,7 +54,8 @@ def make_editor_router(
 
 def _with_own_templates(templates: Jinja2Templates) -> Jinja2Templates:
     # Our pages first, then whatever the app serves (its base.html).
-    loader = ChoiceLoader([FileSystemLoader(TEMPLATES_DIR), templates.env.loader])
+    app_loader = [templates.env.loader] if templates.env.loader else []
+    loader = ChoiceLoader([FileSystemLoader(TEMPLATES_DIR), *app_loader])
     env = Environment(loader=loader, autoescape=True)
     env.globals.update(templates.env.globals)
     env.filters["size"] = size_text

@@ -17,7 +17,13 @@ from pydantic import ValidationError
 from retrieval import library
 from retrieval.editor_deps import STATIC_DIR, Kb, found, read_files
 from retrieval.preview import render_markdown
-from retrieval.schemas import BatchResult, DocumentCreate, DocumentUpdate, ImportRequest
+from retrieval.schemas import (
+    BatchResult,
+    DocumentCreate,
+    DocumentUpdate,
+    ImportRequest,
+    Problem,
+)
 
 STATES = ("indexed", "pending", "failed", "removed")
 _STATIC = {"editor.js": "text/javascript", "editor.css": "text/css"}
@@ -182,7 +188,7 @@ def make_pages_router(
         try:
             wanted = ImportRequest(url=url.strip(), sitemap=bool(sitemap))
         except ValidationError as exc:
-            result = BatchResult(problems=[{"name": url, "reason": m} for m in _messages(exc)])
+            result = BatchResult(problems=[Problem(name=url, reason=m) for m in _messages(exc)])
         else:
             result = await kb.fetch(wanted, author=staff.email)
         return page(request, "kb_upload.html", staff, result=result, status=_status(result))
