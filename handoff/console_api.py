@@ -188,7 +188,7 @@ def make_api_router(
             "to_agent_id": body.to_agent_id,
         }
         await console.tell_agents(event)
-        await console.announce_queue()
+        await console.queue_moved()
         return {"conversation_id": conversation_id, "state": "agent" if target else "queued"}
 
     @router.post("/conversations/{conversation_id}/return")
@@ -227,7 +227,7 @@ def make_api_router(
             now=utcnow(),
         )
         await console.tell_agents({"type": "presence", **_status(status)})
-        await console.announce_queue()  # the expected wait depends on who is online
+        await console.queue_moved()  # the expected wait depends on who is online
         return _status(status)
 
     return router
@@ -240,7 +240,7 @@ async def _claimed(console: ConsoleServices, conversation_id: str, staff: StaffM
     )
     event = {"type": "claimed", "conversation_id": conversation_id, "agent_id": agent_id_of(staff)}
     await console.tell_agents(event | {"agent": staff.name})
-    await console.announce_queue()
+    await console.queue_moved()
 
 
 async def _released(console: ConsoleServices, conversation_id: str, state: str) -> None:
@@ -248,7 +248,7 @@ async def _released(console: ConsoleServices, conversation_id: str, state: str) 
     await console.tell_agents(
         {"type": "released", "conversation_id": conversation_id, "state": state}
     )
-    await console.announce_queue()  # a resolution changes the average handle time
+    await console.queue_moved()  # a resolution changes the average handle time
 
 
 def _status(status: Any) -> dict[str, Any]:

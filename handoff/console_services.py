@@ -11,16 +11,19 @@ import contextlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from fastapi import HTTPException
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.concurrency import run_in_threadpool
 
 from handoff.console_actions import ConsoleError
+from handoff.models import AgentStatus, utcnow
 from handoff.ports import ConversationPort
-from handoff.routing import queued_tickets
+from handoff.routing import assign_waiting, queued_tickets
 from handoff.states import IllegalTransition
 from handoff.waiting import queue_position
 
@@ -50,6 +53,7 @@ class ConsoleServices:
     settings: ConsoleSettings
     agents_channel: str  # every console follows it
     conversation_channel: Callable[[str], str]  # conversation id -> its channel
+    auto_assign: bool = False  # hand waiting conversations to free online agents, least busy first
     sockets: Counter[str] = field(default_factory=Counter)  # open consoles per agent id
 
     async def db(self, fn: Callable[..., T], /, **kwargs: Any) -> T:
@@ -76,10 +80,25 @@ class ConsoleServices:
     async def tell_customer(self, conversation_id: str, event: Event) -> None:
         await self.hub.publish(self.conversation_channel(conversation_id), event)
 
-    async def announce_queue(self) -> None:
-        """Send every waiting customer their position and wait, after the queue moved."""
+    async def queue_moved(self) -> None:
+        """After a claim, a release or a change of presence: with auto-assignment on, give
+        waiting conversations to agents with a free slot; then tell every customer still
+        waiting their new position and wait."""
+        if self.auto_assign:
+            for conversation_id, agent_id, name in await self.db(_assign_waiting, now=utcnow()):
+                await self.tell_customer(
+                    conversation_id, {"type": "state", "state": "agent", "agent": name}
+                )
+                event = {"type": "claimed", "conversation_id": conversation_id}
+                await self.tell_agents(event | {"agent_id": agent_id, "agent": name})
         for conversation_id, state in await self.db(_queued_states):
             await self.tell_customer(conversation_id, state)
+
+
+def _assign_waiting(*, session: Session, now: datetime) -> list[tuple[str, str, str]]:
+    assigned = assign_waiting(session=session, now=now)
+    names = {a.agent_id: a.name for a in session.scalars(select(AgentStatus))}
+    return [(cid, agent_id, names.get(agent_id, agent_id)) for cid, agent_id in assigned]
 
 
 def _queued_states(*, session: Session) -> list[tuple[str, Event]]:

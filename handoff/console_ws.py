@@ -134,7 +134,7 @@ class _ConsoleSession:
     async def _presence_changed(self, status: Any) -> None:
         event = {"type": "presence", "agent_id": status.agent_id, "presence": status.presence}
         await self.console.tell_agents(event | {"capacity": status.capacity})
-        await self.console.announce_queue()
+        await self.console.queue_moved()
 
     async def refresh(self, *, only_if_moved: bool = False) -> None:
         """Send the queue snapshot; with ``only_if_moved``, only when its shape (who waits,
@@ -182,6 +182,9 @@ class _ConsoleSession:
         try:
             async for event in events:
                 await self.send(event)
+                if event.get("type") == "queued" and self.console.auto_assign:
+                    # Every open console tries; the compare-and-set claim lets one win.
+                    await self.console.queue_moved()
                 if event.get("type") in _QUEUE_EVENTS:
                     await self.refresh()
         except Exception:  # the hub cut us off (overflow, Redis gone): the console reloads

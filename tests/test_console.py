@@ -359,3 +359,48 @@ def test_canned_responses_are_read_by_agents_and_written_by_admins(console):
     assert console.send(root, "DELETE", f"/api/agent/canned/{canned_id}").status_code == 204
     assert console.get(ana, "/api/agent/canned").json() == []
     assert console.send(root, "DELETE", f"/api/agent/canned/{canned_id}").status_code == 404
+
+
+def test_with_auto_assignment_waiting_customers_go_to_agents_as_they_come_online(console):
+    console.client.app.state.console.auto_assign = True
+    ana = console.member("Ana", "agent")
+    console.send(ana, "PUT", "/api/agent/presence", json={"presence": "away", "capacity": 1})
+    first, first_token = console.customer()
+    second, second_token = console.customer()
+    with (
+        console.client.websocket_connect(f"/ws/widget?token={first_token}") as one,
+        console.client.websocket_connect(f"/ws/widget?token={second_token}") as two,
+    ):
+        for ws in (one, two):
+            wait_for(ws, of_type("state"))
+            hand_off(console, ws)
+        assert console.ticket(first).state == "queued"  # Ana is away: nobody takes it
+        console.send(ana, "PUT", "/api/agent/presence", json={"presence": "online"})
+        assert wait_for(one, of_type("state")) == {
+            "type": "state",
+            "state": "agent",
+            "agent": "Ana",
+        }
+        assert wait_for(two, of_type("state"))["position"] == 1  # Ana is full: one slot
+        assert (
+            console.send(ana, "POST", f"/api/agent/conversations/{first}/resolve").status_code
+            == 200
+        )
+        assert wait_for(two, of_type("state", state="agent"))["agent"] == "Ana"
+    assert console.ticket(second).agent_id == ana.agent_id
+
+
+def test_with_auto_assignment_a_new_handoff_goes_to_an_online_agent(console):
+    console.client.app.state.console.auto_assign = True
+    ana = console.member("Ana", "agent")
+    conversation_id, token = console.customer()
+    with (
+        console.client.websocket_connect("/ws/agent", headers=ana.headers()) as agent_ws,
+        console.client.websocket_connect(f"/ws/widget?token={token}") as customer,
+    ):
+        wait_for(agent_ws, of_type("queue"))
+        wait_for(customer, of_type("state"))
+        customer.send_json({"type": "handoff_request"})
+        assert wait_for(customer, of_type("state", state="agent"))["agent"] == "Ana"
+        claimed = wait_for(agent_ws, of_type("claimed", conversation_id=conversation_id))
+        assert claimed["agent_id"] == ana.agent_id
