@@ -468,7 +468,8 @@
             text: "Delete",
             "aria-label": `Delete ${c.shortcut}`,
             onclick: async () => {
-              if ((await act(() => api("DELETE", `/api/agent/canned/${c.id}`))) !== undefined) loadCanned();
+              await act(() => api("DELETE", `/api/agent/canned/${c.id}`));
+              loadCanned();
             },
           }),
         ),
