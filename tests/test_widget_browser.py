@@ -341,6 +341,22 @@ def test_keyboard_and_focus(tab: Tab) -> None:
     expect(tab.w.get_by_role("button", name="Open chat")).to_be_focused()
 
 
+def test_replies_to_a_closed_widget_show_an_unread_badge(tab: Tab) -> None:
+    tab.open()
+    tab.ask(QUESTION)
+    tab.page.keyboard.press("Escape")
+    tab.wait_answers(1)
+    unread = tab.w.locator("[data-seq]:not(.customer)").count()
+    launcher = tab.w.get_by_role("button", name=f"Open chat ({unread} new)")
+    expect(launcher).to_be_visible()
+    expect(tab.w.locator(".badge")).to_have_text(str(unread))
+    launcher.click()
+    expect(tab.w.locator(".badge")).to_be_hidden()
+    expect(tab.w.get_by_role("button", name="Close chat").last).to_have_attribute(
+        "aria-expanded", "true"
+    )
+
+
 def test_feedback_and_rating(tab: Tab) -> None:
     tab.open()
     tab.ask(QUESTION)

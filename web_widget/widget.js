@@ -945,6 +945,7 @@
       remember(note);
       placeStored(note);
       save();
+      bump();
       return;
     }
     remember(item);
