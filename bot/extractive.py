@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,7 +89,7 @@ def compose_answer(passages: list[Passage], question: str) -> str:
     return f"{_join(_window(sentences, start))} [{passages[rank].n}]"
 
 
-def _first_step(sentences: list[Sentence], start: int) -> int:
+def _first_step(sentences: Sequence[Sentence], start: int) -> int:
     """The first item of the numbered list that ``start`` is in: "how do I" wants step 1."""
     first = start
     for i in range(start, -1, -1):
@@ -100,7 +100,7 @@ def _first_step(sentences: list[Sentence], start: int) -> int:
     return first if sentences[first].bullet[:1].isdigit() else start
 
 
-def _window(sentences: list[Sentence], start: int) -> list[Sentence]:
+def _window(sentences: Sequence[Sentence], start: int) -> list[Sentence]:
     chosen = [sentences[start]]
     budget = MAX_WORDS - len(chosen[0].text.split())
     for sentence in sentences[start + 1 : start + MAX_SENTENCES]:
@@ -141,6 +141,12 @@ class ExtractiveChatModel(BaseChatModel):
     ) -> ChatResult:
         message = AIMessage(content=self._answer(messages))
         return ChatResult(generations=[ChatGeneration(message=message)])
+
+    async def _agenerate(
+        self, messages: list[BaseMessage], stop: list[str] | None = None, **kwargs: Any
+    ) -> ChatResult:
+        # Pure string work: no executor thread as the default _agenerate would use.
+        return self._generate(messages, stop, **kwargs)
 
     def _chunks(self, messages: list[BaseMessage]) -> Iterator[ChatGenerationChunk]:
         words = self._answer(messages).split(" ")

@@ -57,6 +57,7 @@ def content_terms(text: str) -> list[str]:
     return [stem(w) for w in words(text) if w not in STOPWORDS and (len(w) > 1 or _CJK.match(w))]
 
 
+@lru_cache(maxsize=16384)  # passages and their sentences recur from turn to turn
 def term_set(text: str) -> frozenset[str]:
     return frozenset(content_terms(text))
 
@@ -73,7 +74,8 @@ class Sentence:
     bullet: str  # the list marker ("- ", "2. ") when it opens a list item, else ""
 
 
-def passage_sentences(text: str) -> list[Sentence]:
+@lru_cache(maxsize=4096)
+def passage_sentences(text: str) -> tuple[Sentence, ...]:
     """Sentences of a Markdown-ish passage, each a verbatim substring of ``text``.
 
     Headings, table rows and code fences are not sentences.
@@ -92,7 +94,7 @@ def passage_sentences(text: str) -> list[Sentence]:
         parts = [part.strip() for part in _SENTENCE_END.split(line[len(marker) :])]
         for i, part in enumerate(p for p in parts if p):
             sentences.append(Sentence(part, number, marker if i == 0 else ""))
-    return sentences
+    return tuple(sentences)
 
 
 def split_sentences(text: str) -> list[str]:
