@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from handoff import console_actions as actions
 from handoff import console_views as views
 from handoff.console_canned import make_canned_router
-from handoff.console_services import ConsoleServices
+from handoff.console_services import ConsoleServices, status_public
 from handoff.models import utcnow
 from handoff.presence import set_presence
 from handoff.queue import resolve, return_to_bot, transfer
@@ -114,7 +114,7 @@ def make_api_router(
             agent_id=agent_id_of(staff),
             now=utcnow(),
         )
-        await _claimed(console, conversation_id, staff)
+        await console.claimed(conversation_id, agent_id_of(staff), staff.name)
         return {"conversation_id": conversation_id, "state": "agent"}
 
     @router.post("/claim-next")
@@ -125,7 +125,7 @@ def make_api_router(
         )
         if conversation_id is None:
             raise HTTPException(404, "Nobody is waiting that you can take.")
-        await _claimed(console, conversation_id, staff)
+        await console.claimed(conversation_id, agent_id_of(staff), staff.name)
         return {"conversation_id": conversation_id, "state": "agent"}
 
     @router.post("/conversations/{conversation_id}/messages", status_code=201)
@@ -197,7 +197,7 @@ def make_api_router(
     ) -> dict[str, Any]:
         await owner(console, staff, conversation_id)
         await console.attempt(return_to_bot, conversation_id=conversation_id, now=utcnow())
-        await _released(console, conversation_id, "bot")
+        await console.released(conversation_id, "bot")
         return {"conversation_id": conversation_id, "state": "bot"}
 
     @router.post("/conversations/{conversation_id}/resolve")
@@ -206,13 +206,13 @@ def make_api_router(
     ) -> dict[str, Any]:
         await owner(console, staff, conversation_id)
         await console.attempt(resolve, conversation_id=conversation_id, now=utcnow())
-        await _released(console, conversation_id, "resolved")
+        await console.released(conversation_id, "resolved")
         return {"conversation_id": conversation_id, "state": "resolved"}
 
     @router.get("/me")
     async def read_me(staff: Agent, console: Services) -> dict[str, Any]:
         status = await meet(console, staff)
-        return _status(status) | {"name": staff.name, "admin": staff.has_role("admin")}
+        return status_public(status) | {"name": staff.name, "admin": staff.has_role("admin")}
 
     @router.put("/presence")
     async def update_presence(
@@ -226,34 +226,7 @@ def make_api_router(
             name=staff.name,
             now=utcnow(),
         )
-        await console.tell_agents({"type": "presence", **_status(status)})
-        await console.queue_moved()  # the expected wait depends on who is online
-        return _status(status)
+        await console.presence_changed(status)
+        return status_public(status)
 
     return router
-
-
-async def _claimed(console: ConsoleServices, conversation_id: str, staff: StaffMember) -> None:
-    # The widget shows "<name> joined" from this state event.
-    await console.tell_customer(
-        conversation_id, {"type": "state", "state": "agent", "agent": staff.name}
-    )
-    event = {"type": "claimed", "conversation_id": conversation_id, "agent_id": agent_id_of(staff)}
-    await console.tell_agents(event | {"agent": staff.name})
-    await console.queue_moved()
-
-
-async def _released(console: ConsoleServices, conversation_id: str, state: str) -> None:
-    await console.tell_customer(conversation_id, {"type": "state", "state": state})
-    await console.tell_agents(
-        {"type": "released", "conversation_id": conversation_id, "state": state}
-    )
-    await console.queue_moved()  # a resolution changes the average handle time
-
-
-def _status(status: Any) -> dict[str, Any]:
-    return {
-        "agent_id": status.agent_id,
-        "presence": status.presence,
-        "capacity": status.capacity,
-    }

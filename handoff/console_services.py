@@ -20,9 +20,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.concurrency import run_in_threadpool
 
-from handoff.console_actions import ConsoleError
+from handoff.console_actions import ConsoleError, ensure_agent
 from handoff.models import AgentStatus, utcnow
 from handoff.ports import ConversationPort
+from handoff.presence import Presence, set_presence
 from handoff.routing import assign_waiting, queued_tickets
 from handoff.states import IllegalTransition
 from handoff.waiting import queue_position
@@ -80,19 +81,65 @@ class ConsoleServices:
     async def tell_customer(self, conversation_id: str, event: Event) -> None:
         await self.hub.publish(self.conversation_channel(conversation_id), event)
 
+    async def claimed(self, conversation_id: str, agent_id: str, name: str) -> None:
+        await self._tell_claimed(conversation_id, agent_id, name)
+        await self.queue_moved()
+
+    async def released(self, conversation_id: str, state: str) -> None:
+        """The agent let go: back to the bot, resolved, or back to the queue."""
+        await self.tell_customer(conversation_id, {"type": "state", "state": state})
+        event = {"type": "released", "conversation_id": conversation_id, "state": state}
+        await self.tell_agents(event)
+        await self.queue_moved()  # a resolution also changes the average handle time
+
+    async def presence_changed(self, status: AgentStatus) -> None:
+        await self.tell_agents({"type": "presence", **status_public(status)})
+        await self.queue_moved()  # the expected wait depends on who is online
+
+    async def agent_arrived(self, agent_id: str, name: str) -> AgentStatus:
+        """A console opened: the agent is online unless they chose to be away."""
+        self.sockets[agent_id] += 1
+        now = utcnow()
+        status = await self.db(ensure_agent, agent_id=agent_id, name=name, now=now)
+        if status.presence == Presence.offline:
+            status = await self.db(
+                set_presence, agent_id=agent_id, presence=Presence.online, now=now
+            )
+            await self.presence_changed(status)
+        return status
+
+    async def agent_left(self, agent_id: str) -> None:
+        """A console closed: with none left open in this process, the agent is offline."""
+        self.sockets[agent_id] -= 1
+        if self.sockets[agent_id] > 0:
+            return
+        del self.sockets[agent_id]
+        status = await self.db(
+            set_presence, agent_id=agent_id, presence=Presence.offline, now=utcnow()
+        )
+        await self.presence_changed(status)
+
     async def queue_moved(self) -> None:
         """After a claim, a release or a change of presence: with auto-assignment on, give
         waiting conversations to agents with a free slot; then tell every customer still
         waiting their new position and wait."""
         if self.auto_assign:
             for conversation_id, agent_id, name in await self.db(_assign_waiting, now=utcnow()):
-                await self.tell_customer(
-                    conversation_id, {"type": "state", "state": "agent", "agent": name}
-                )
-                event = {"type": "claimed", "conversation_id": conversation_id}
-                await self.tell_agents(event | {"agent_id": agent_id, "agent": name})
+                await self._tell_claimed(conversation_id, agent_id, name)
         for conversation_id, state in await self.db(_queued_states):
             await self.tell_customer(conversation_id, state)
+
+    async def _tell_claimed(self, conversation_id: str, agent_id: str, name: str) -> None:
+        # The widget shows "<name> joined" from this state event.
+        await self.tell_customer(
+            conversation_id, {"type": "state", "state": "agent", "agent": name}
+        )
+        event = {"type": "claimed", "conversation_id": conversation_id, "agent_id": agent_id}
+        await self.tell_agents(event | {"agent": name})
+
+
+def status_public(status: AgentStatus) -> dict[str, Any]:
+    return {"agent_id": status.agent_id, "presence": status.presence, "capacity": status.capacity}
 
 
 def _assign_waiting(*, session: Session, now: datetime) -> list[tuple[str, str, str]]:

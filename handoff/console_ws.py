@@ -34,7 +34,6 @@ from handoff import console_views as views
 from handoff.console_api import StaffMember, agent_id_of
 from handoff.console_services import ConsoleServices, Event
 from handoff.models import utcnow
-from handoff.presence import Presence, set_presence
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +83,7 @@ class _ConsoleSession:
             await self.websocket.send_json(event)
 
     async def run(self) -> None:
-        status = await self._arrive()
+        status = await self.console.agent_arrived(self.agent_id, self.staff.name)
         try:
             async with self.console.hub.subscribe(self.console.agents_channel) as events:
                 await self.send(
@@ -105,36 +104,8 @@ class _ConsoleSession:
                     tasks.cancel_scope.cancel()
         finally:
             await self._unwatch()
-            await self._leave()
-
-    async def _arrive(self) -> Any:
-        self.console.sockets[self.agent_id] += 1
-        now = utcnow()
-        status = await self.console.db(
-            actions.ensure_agent, agent_id=self.agent_id, name=self.staff.name, now=now
-        )
-        if status.presence == Presence.offline:
-            status = await self.console.db(
-                set_presence, agent_id=self.agent_id, presence=Presence.online, now=now
-            )
-            await self._presence_changed(status)
-        return status
-
-    async def _leave(self) -> None:
-        self.console.sockets[self.agent_id] -= 1
-        if self.console.sockets[self.agent_id] > 0:
-            return
-        del self.console.sockets[self.agent_id]
-        with anyio.CancelScope(shield=True):
-            status = await self.console.db(
-                set_presence, agent_id=self.agent_id, presence=Presence.offline, now=utcnow()
-            )
-            await self._presence_changed(status)
-
-    async def _presence_changed(self, status: Any) -> None:
-        event = {"type": "presence", "agent_id": status.agent_id, "presence": status.presence}
-        await self.console.tell_agents(event | {"capacity": status.capacity})
-        await self.console.queue_moved()
+            with anyio.CancelScope(shield=True):  # the socket is gone; the record is not
+                await self.console.agent_left(self.agent_id)
 
     async def refresh(self, *, only_if_moved: bool = False) -> None:
         """Send the queue snapshot; with ``only_if_moved``, only when its shape (who waits,
