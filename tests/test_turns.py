@@ -1,0 +1,61 @@
+import asyncio
+
+import pytest
+
+from bot.config import Settings
+from bot.engine import make_answer_engine
+from bot.turns import answer_turn, decide_turn, make_policy, take_turn
+from handoff.policy import Action, Reason, TurnFacts
+
+
+@pytest.fixture
+def engine(tmp_path, kb_full_index):
+    settings = Settings(data_dir=tmp_path)
+    return make_answer_engine(settings, index=kb_full_index, embeddings=kb_full_index.embeddings)
+
+
+def _turn(engine, question: str, facts: TurnFacts | None = None, threshold: float | None = None):
+    policy = make_policy(Settings(handoff_threshold=threshold), engine.calibration)
+    return asyncio.run(
+        take_turn(engine=engine, policy=policy, question=question, history=[], facts=facts)
+    )
+
+
+def test_the_threshold_comes_from_the_calibration_unless_set(engine):
+    assert make_policy(Settings(), engine.calibration).threshold == engine.calibration.threshold
+    assert make_policy(Settings(handoff_threshold=0.9), engine.calibration).threshold == 0.9
+    assert make_policy(Settings(clarify_first=False), engine.calibration).clarify_first is False
+
+
+def test_small_talk_is_answered_without_a_confidence_judgement(engine):
+    outcome = _turn(engine, "hello", threshold=1.0)
+    assert outcome.draft.kind == "smalltalk"
+    assert outcome.decision.action == Action.answer
+
+
+def test_a_confident_answer_is_answered_and_an_impossible_bar_is_not(engine):
+    assert _turn(engine, "Do you ship to Canada?", threshold=0.0).decision.action == Action.answer
+    strict = _turn(engine, "Do you ship to Canada?", threshold=1.0).decision
+    assert (strict.action, strict.reason) == (Action.clarify, Reason.low_confidence)
+
+
+def test_the_conversation_facts_reach_the_policy(engine):
+    facts = TurnFacts(text="", confidence=None, requested=True)
+    decision = _turn(engine, "Do you ship to Canada?", facts=facts).decision
+    assert (decision.action, decision.reason) == (Action.handoff, Reason.requested)
+
+
+def test_decide_turn_reads_the_draft_not_the_facts(engine):
+    draft = asyncio.run(engine.answer("Do you ship to Canada?", []))
+    draft.no_answer = True
+    stale = TurnFacts(text="old text", confidence=0.99, no_answer=False)
+    policy = make_policy(Settings(clarify_first=False), engine.calibration)
+    assert decide_turn(draft, policy, stale).reason == Reason.no_answer
+
+
+def test_answer_turn_always_has_the_answer(engine):
+    policy = make_policy(Settings(), engine.calibration)
+    outcome = asyncio.run(
+        answer_turn(engine=engine, policy=policy, question="How do I return an item?", history=[])
+    )
+    assert outcome.draft.generated and outcome.draft.answer and outcome.draft.citations
