@@ -34,8 +34,9 @@ def kb_index(tmp_path, embeddings):
 
 
 # The whole app over a real SQLite file and a real Chroma index of kb_docs. The index is
-# built once per test module; each test gets its own database.
-@pytest.fixture(scope="module")
+# built once per session (later apps find it in step with kb_docs and embed nothing); each
+# test gets its own database.
+@pytest.fixture(scope="session")
 def kb_index_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("index")
 
@@ -44,7 +45,7 @@ def kb_index_dir(tmp_path_factory) -> Path:
 def chat_settings(kb_index_dir, tmp_path):
     def make(**overrides) -> Settings:
         values = {
-            "data_dir": kb_index_dir,  # the Chroma index, shared within the module
+            "data_dir": kb_index_dir,  # the Chroma index, shared
             "database_url": f"sqlite:///{tmp_path / 'chat.db'}",
             "kb_dir": KB_DIR,
             "secret_key": "k" * 32,

@@ -5,9 +5,12 @@ import subprocess
 import time
 
 import pytest
+from fastapi.testclient import TestClient
 
+from bot.app import create_app
 from bot.config import Settings
 from bot.hub import AGENTS, HubOverflow, InMemoryHub, RedisHub, conversation_channel, make_hub
+from tests.widget_app import ANSWERABLE, bearer, receive_until, start
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 
@@ -136,3 +139,22 @@ def test_make_hub_follows_settings(tmp_path):
     redis_hub = make_hub(Settings(data_dir=tmp_path, hub="redis", redis_url="redis://127.0.0.1:1"))
     assert isinstance(redis_hub, RedisHub)
     asyncio.run(redis_hub.close())
+
+
+def test_two_app_processes_share_a_conversation_through_redis(redis_url, chat_settings):
+    settings = chat_settings(hub="redis", redis_url=redis_url)
+    with TestClient(create_app(settings)) as first, TestClient(create_app(settings)) as second:
+        conversation_id, token = start(first)
+        with first.websocket_connect(f"/ws/widget?token={token}") as ws:
+            assert ws.receive_json()["type"] == "state"
+            posted = second.post(
+                f"/api/conversations/{conversation_id}/messages",
+                json={"client_id": "x", "text": ANSWERABLE},
+                headers=bearer(token),
+            ).json()
+            events = receive_until(ws, lambda e: e["type"] == "message" and e["role"] == "bot")
+    # The customer's message and the streamed answer, produced by the other app, arrive live.
+    assert (events[0]["role"], events[0]["client_id"]) == ("customer", "x")
+    assert any(e["type"] == "token" for e in events)
+    answer = {key: value for key, value in posted["replies"][0].items() if value is not None}
+    assert events[-1] == answer
