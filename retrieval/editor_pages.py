@@ -23,6 +23,7 @@ from retrieval.schemas import (
     DocumentUpdate,
     ImportRequest,
     Problem,
+    SaveResult,
 )
 
 STATES = ("indexed", "pending", "failed", "removed")
@@ -109,7 +110,7 @@ def make_pages_router(
             errors = [f"A document with the id {form.doc_id} exists already."]
             return edit_form(request, staff, "", fields, errors=errors, status=409)
         result = kb.save(form.to_document(form.doc_id), author=staff.email)
-        return _back(f"/kb/docs/{form.doc_id}", notice="saved", v=result.document.version)
+        return _back(f"/kb/docs/{form.doc_id}", notice=_notice(result), v=result.document.version)
 
     @router.get("/docs/{doc_id}", response_class=HTMLResponse)
     def edit_page(request: Request, staff: Editor, doc_id: str, notice: str = "", v: int = 0):
@@ -136,8 +137,7 @@ def make_pages_router(
         except ValidationError as exc:
             return edit_form(request, staff, doc_id, fields, errors=_messages(exc), status=422)
         result = kb.save(form.to_document(doc_id, fmt), author=staff.email)
-        notice = "saved" if result.changed else "unchanged"
-        return _back(f"/kb/docs/{doc_id}", notice=notice, v=result.document.version)
+        return _back(f"/kb/docs/{doc_id}", notice=_notice(result), v=result.document.version)
 
     @router.post("/docs/{doc_id}/delete")
     def delete(staff: Editor, doc_id: str):
@@ -149,7 +149,8 @@ def make_pages_router(
     def restore(staff: Editor, doc_id: str):
         with found():
             published = kb.publisher().restore(doc_id)
-        return _back(f"/kb/docs/{doc_id}", notice="restored", v=published.doc.version)
+        notice = "restored" if published.indexed else "unindexed"
+        return _back(f"/kb/docs/{doc_id}", notice=notice, v=published.doc.version)
 
     @router.get("/docs/{doc_id}/history", response_class=HTMLResponse)
     def history(request: Request, staff: Editor, doc_id: str):
@@ -172,7 +173,8 @@ def make_pages_router(
     def restore_version(staff: Editor, doc_id: str, version: int):
         with found():
             published = kb.publisher().restore_version(doc_id, version, author=staff.email)
-        return _back(f"/kb/docs/{doc_id}", notice="restored", v=published.doc.version)
+        notice = "restored" if published.indexed else "unindexed"
+        return _back(f"/kb/docs/{doc_id}", notice=notice, v=published.doc.version)
 
     @router.get("/upload", response_class=HTMLResponse)
     def upload_page(request: Request, staff: Editor):
@@ -219,6 +221,12 @@ def _document_fields(fields: dict[str, str]) -> dict[str, Any]:
 
 def _messages(exc: ValidationError) -> list[str]:
     return [f"{'.'.join(map(str, e['loc'])) or 'form'}: {e['msg']}" for e in exc.errors()]
+
+
+def _notice(result: SaveResult) -> str:
+    if result.document.index_state == "failed":
+        return "unindexed"
+    return "saved" if result.changed else "unchanged"
 
 
 def _status(result: BatchResult) -> int:

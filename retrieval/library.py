@@ -96,9 +96,12 @@ def restore_version(*, session: Session, doc_id: str, version: int, author: str)
     return save_document(session=session, doc=old, author=author)
 
 
-def mark_indexed(*, session: Session, doc_id: str, state: str, chunk_count: int) -> None:
+def mark_indexed(*, session: Session, doc_id: str, state: str, chunk_count: int | None) -> None:
+    """Record what the index holds for a document (``chunk_count`` None: unchanged)."""
     row = _row(session, doc_id)
-    row.index_state, row.chunk_count = state, chunk_count
+    row.index_state = state
+    if chunk_count is not None:
+        row.chunk_count = chunk_count
 
 
 def get_document(*, session: Session, doc_id: str, version: int | None = None) -> Document:

@@ -29,6 +29,7 @@ class Published:
     doc: Document  # the current version
     changed: bool  # a new version was stored (or the document came back from deletion)
     report: SyncReport  # what the index did for it
+    indexed: bool = True  # False: stored, but the index refused it and still has the old text
 
 
 class Publisher:
@@ -41,9 +42,6 @@ class Publisher:
 
     def save(self, doc: Document, *, author: str) -> Published:
         return self._publish(lambda s: library.save_document(session=s, doc=doc, author=author))
-
-    def save_many(self, docs: list[Document], *, author: str) -> list[Published]:
-        return [self.save(doc, author=author) for doc in docs]
 
     def restore_version(self, doc_id: str, version: int, *, author: str) -> Published:
         return self._publish(
@@ -108,14 +106,14 @@ class Publisher:
             saved = store(session)
         try:
             report = self.index.upsert(saved.doc)
-        except Exception:  # the edit is stored; reindex retries it
+        except Exception:  # any embedding backend failure: the edit is kept, reindex retries it
             log.exception("indexing %s v%s failed", saved.doc.doc_id, saved.doc.version)
-            self._mark(saved.doc, "failed", 0)
-            raise
+            self._mark(saved.doc, "failed", None)
+            return Published(saved.doc, saved.changed, SyncReport(), indexed=False)
         self._mark(saved.doc, "indexed", len(chunk_document(saved.doc)))
         return Published(saved.doc, saved.changed, report)
 
-    def _mark(self, doc: Document, state: str, chunk_count: int) -> None:
+    def _mark(self, doc: Document, state: str, chunk_count: int | None) -> None:
         with self._session() as session:
             library.mark_indexed(
                 session=session, doc_id=doc.doc_id, state=state, chunk_count=chunk_count

@@ -10,6 +10,8 @@ from bot.db import make_engine, session_scope
 from bot.migrations import upgrade_database
 from retrieval import library
 from retrieval.documents import Document
+from retrieval.embeddings import make_embeddings
+from retrieval.index import KnowledgeIndex
 from retrieval.models import Base
 from retrieval.publishing import Publisher
 
@@ -108,3 +110,19 @@ def test_allhours_reindex_rebuilds_the_index_from_the_store(tmp_path, kb_dir):
     assert "2 added, 0 updated, 0 deleted, 0 unchanged; 2 chunks embedded" in reindex()
     assert "0 added, 0 updated, 0 deleted, 2 unchanged; 0 chunks embedded" in reindex()
     assert "2 added, 0 updated, 0 deleted, 0 unchanged; 2 chunks embedded" in reindex("--full")
+
+
+def test_an_edit_the_index_refuses_is_kept_and_marked_failed(tmp_path, openai_server):
+    # Remote embeddings that fail (the local OpenAI-compatible test server answers 503).
+    openai_server.status = 503
+    embeddings = make_embeddings("openai", base_url=openai_server.base_url)
+    index = KnowledgeIndex(embeddings=embeddings, persist_dir=tmp_path / "remote")
+    engine = make_engine(f"sqlite:///{tmp_path / 'kb.db'}")
+    Base.metadata.create_all(engine)
+    publisher = Publisher(sessionmaker=sessionmaker(engine, expire_on_commit=False), index=index)
+    doc = Document(doc_id="returns", title="Returns", body="Returns are free for 60 days.")
+    published = publisher.save(doc, author="eve@example.com")
+    assert not published.indexed and published.doc.version == 1
+    assert rows(publisher) == {"returns": (1, "failed", 0)}
+    assert len(index) == 0 and openai_server.requests
+    engine.dispose()
