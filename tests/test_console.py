@@ -268,7 +268,8 @@ def test_claims_move_the_queue_and_waiting_customers_hear_their_new_place(consol
             console.send(ana, "POST", f"/api/agent/conversations/{first}/resolve").status_code
             == 200
         )
-        assert wait_for(one, of_type("state"))["state"] in ("agent", "resolved")
+        assert wait_for(one, of_type("state"))["state"] == "agent"
+        assert wait_for(one, of_type("state")) == {"type": "state", "state": "resolved"}
     assert console.ticket(first).state == "resolved"
     assert console.ticket(second).state == "queued"
 
