@@ -1,3 +1,10 @@
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
 import chromadb
 import pytest
 from chromadb.api.client import SharedSystemClient
@@ -6,6 +13,8 @@ from chromadb.config import Settings as ChromaSettings
 from retrieval.chunking import chunk_document
 from retrieval.documents import Document
 from retrieval.index import KnowledgeIndex
+
+CHROMA = Path(sys.executable).parent / "chroma"
 
 DOCS = [
     Document("billing-refunds", "Refunds", "## Card\n\nRefunds reach your card in 5 days.\n"),
@@ -109,3 +118,41 @@ def test_a_half_written_document_is_embedded_again(tmp_path, embeddings):
 def test_unknown_search_mode_is_rejected(kb_index):
     with pytest.raises(ValueError, match="unknown search mode 'fuzzy'"):
         kb_index.search("anything", mode="fuzzy")
+
+
+@pytest.fixture
+def chroma_server(tmp_path):
+    """A real Chroma server (the CLI that ships with chromadb) on a free local port."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [str(CHROMA), "run", "--path", str(tmp_path / "server"), "--host", "127.0.0.1"]
+    server = subprocess.Popen(
+        [*command, "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=1).close()
+            break
+        except OSError:
+            if time.monotonic() > deadline or server.poll() is not None:
+                server.kill()
+                pytest.fail("the Chroma server did not start")
+            time.sleep(0.2)
+    yield url
+    server.terminate()
+    server.wait(timeout=10)
+
+
+def test_a_chroma_server_is_shared_by_two_indexes(chroma_server, embeddings):
+    writer = KnowledgeIndex(embeddings=embeddings, chroma_url=chroma_server)
+    assert writer.sync(DOCS).added == 3
+    reader = KnowledgeIndex(embeddings=embeddings, chroma_url=chroma_server)
+    assert reader.doc_ids == writer.doc_ids
+    assert reader.sync(DOCS).chunks_embedded == 0
+    writer.delete("devices-hub")
+    reader.refresh()
+    assert "devices-hub" not in reader.doc_ids
+    assert reader.search("red light", k=3) == writer.search("red light", k=3)
