@@ -86,7 +86,10 @@ def make_api_router(kb: Kb, require_editor: Callable[..., Any]) -> APIRouter:
     @router.put("/documents/{doc_id}", response_model=SaveResult)
     def save_document(doc_id: NewId, body: DocumentUpdate, staff: Editor):
         """Create or replace the text; a new version only if something changed."""
-        return kb.save(body.to_document(doc_id), author=staff.email)
+        with found():
+            return kb.save(
+                body.to_document(doc_id), author=staff.email, base_version=body.base_version
+            )
 
     @router.delete("/documents/{doc_id}", response_model=DocumentPublic)
     def delete_document(doc_id: str, _: Editor):

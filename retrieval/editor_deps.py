@@ -58,8 +58,8 @@ class Kb:
             document=document, changed=published.changed, index=IndexReport.of(published.report)
         )
 
-    def save(self, doc: Document, *, author: str) -> SaveResult:
-        return self.result(self.publisher().save(doc, author=author))
+    def save(self, doc: Document, *, author: str, base_version: int | None = None) -> SaveResult:
+        return self.result(self.publisher().save(doc, author=author, base_version=base_version))
 
     async def upload(self, files: list[tuple[str, bytes]], *, author: str) -> BatchResult:
         """All or nothing: a batch with any unreadable file saves none of them."""
@@ -117,8 +117,10 @@ async def read_files(request: Request, limits: UploadLimits) -> list[tuple[str, 
 
 @contextmanager
 def found() -> Iterator[None]:
-    """Turn ``library.NotFound`` into a 404 inside a ``with`` block."""
+    """Turn ``library.NotFound`` into a 404 and ``library.Conflict`` into a 409."""
     try:
         yield
     except library.NotFound as exc:
         raise HTTPException(404, str(exc)) from exc
+    except library.Conflict as exc:
+        raise HTTPException(409, str(exc)) from exc

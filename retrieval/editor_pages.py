@@ -128,6 +128,7 @@ def make_pages_router(
         url: Text = "",
         tags: Text = "",
         body: Text = "",
+        base_version: Annotated[int | None, Form()] = None,
     ):
         fields = {"title": title, "url": url, "tags": tags, "body": body}
         with kb.session() as session, found():
@@ -136,7 +137,12 @@ def make_pages_router(
             form = DocumentUpdate(**_document_fields(fields))
         except ValidationError as exc:
             return edit_form(request, staff, doc_id, fields, errors=_messages(exc), status=422)
-        result = kb.save(form.to_document(doc_id, fmt), author=staff.email)
+        try:
+            result = kb.save(
+                form.to_document(doc_id, fmt), author=staff.email, base_version=base_version
+            )
+        except library.Conflict as exc:
+            return edit_form(request, staff, doc_id, fields, errors=[str(exc)], status=409)
         return _back(f"/kb/docs/{doc_id}", notice=_notice(result), v=result.document.version)
 
     @router.post("/docs/{doc_id}/delete")

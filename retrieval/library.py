@@ -33,15 +33,32 @@ class NotFound(LookupError):
     """No such document or version."""
 
 
+class Conflict(Exception):
+    """The document changed since the author loaded it."""
+
+
 @dataclass(frozen=True)
 class Saved:
     doc: Document  # the current version, ready to index
     changed: bool  # a new version was written (or a deleted document came back)
 
 
-def save_document(*, session: Session, doc: Document, author: str) -> Saved:
-    """Store ``doc`` as the next version of ``doc.doc_id`` unless its content is unchanged."""
-    row = session.get(KbDocument, doc.doc_id)
+def save_document(
+    *, session: Session, doc: Document, author: str, base_version: int | None = None
+) -> Saved:
+    """Store ``doc`` as the next version of ``doc.doc_id`` unless its content is unchanged.
+
+    ``base_version`` is the version the author started from (0: a new document); if another
+    save came first, ``Conflict`` is raised instead of silently overwriting it.
+    """
+    # FOR UPDATE (PostgreSQL): two saves of one document take version numbers in turn.
+    row = session.get(KbDocument, doc.doc_id, with_for_update=True)
+    current = 0 if row is None else row.version
+    if base_version is not None and base_version != current:
+        raise Conflict(
+            f"{doc.doc_id} was saved as version {current} after you opened version "
+            f"{base_version}; reload it and apply your change again"
+        )
     if row is None:
         row = KbDocument(doc_id=doc.doc_id, version=0, chunk_count=0)
         session.add(row)

@@ -40,8 +40,13 @@ class Publisher:
         self._sessions = sessionmaker
         self.index = index
 
-    def save(self, doc: Document, *, author: str) -> Published:
-        return self._publish(lambda s: library.save_document(session=s, doc=doc, author=author))
+    def save(self, doc: Document, *, author: str, base_version: int | None = None) -> Published:
+        """Raises ``library.Conflict`` when ``base_version`` is no longer the current one."""
+        return self._publish(
+            lambda s: library.save_document(
+                session=s, doc=doc, author=author, base_version=base_version
+            )
+        )
 
     def restore_version(self, doc_id: str, version: int, *, author: str) -> Published:
         return self._publish(

@@ -26,6 +26,9 @@ class DocumentUpdate(BaseModel):
     body: str = Field(min_length=1)
     url: str = Field(default="", max_length=2000)
     tags: list[str] = Field(default_factory=list, max_length=50)
+    # The version the text was based on: a save on top of a newer version gets 409, not an
+    # overwrite. Omit it to save regardless (sync scripts that own the text).
+    base_version: int | None = Field(default=None, ge=0)
 
     @field_validator("url")
     @classmethod

@@ -180,6 +180,23 @@ def test_a_save_reindexes_only_that_document_and_the_bot_finds_the_new_version(a
     assert (hit.doc_id, hit.version) == ("gift-cards", 2) and "24 months" in hit.text
 
 
+def test_a_save_based_on_an_old_version_is_refused_not_overwriting(editor):
+    editor.post("/api/kb/documents", json=ARTICLE)
+    mine = ARTICLE | {"body": "# Gift cards\n\nMine.", "base_version": 1}
+    theirs = ARTICLE | {"body": "# Gift cards\n\nTheirs.", "base_version": 1}
+    first = editor.put("/api/kb/documents/gift-cards", json=theirs)
+    assert first.json()["document"]["version"] == 2
+    late = editor.put("/api/kb/documents/gift-cards", json=mine)
+    assert late.status_code == 409 and "saved as version 2 after you opened version 1" in late.text
+    assert editor.get("/api/kb/documents/gift-cards").json()["body"].endswith("Theirs.")
+    form = {"title": "Gift cards", "url": "", "tags": "", "body": "Mine, from the page."}
+    page = editor.post("/kb/docs/gift-cards", data=form | {"base_version": "1"})
+    assert page.status_code == 409 and "Mine, from the page." in page.text
+    assert "saved as version 2 after you opened version 1" in page.text
+    saved = editor.post("/kb/docs/gift-cards", data=form | {"base_version": "2"})
+    assert saved.status_code == 200 and "Saved as version 3 and indexed." in saved.text
+
+
 def test_versions_diff_and_restore_of_any_version(app, editor):
     editor.post("/api/kb/documents", json=ARTICLE)
     editor.put("/api/kb/documents/gift-cards", json=ARTICLE | {"body": "# Gift cards\n\nGone."})
