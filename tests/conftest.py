@@ -69,8 +69,10 @@ def openai_server() -> Iterator[OpenAIServer]:
     server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Browser]:
+    # Module scope: Playwright's sync API keeps an event loop running in this thread while it is
+    # open, and the non-browser tests after it need to run their own loops.
     with launch_chromium() as browser:
         yield browser
 
