@@ -19,24 +19,25 @@ from chromadb.config import Settings as ChromaSettings
 
 from retrieval.documents import Chunk
 
-_CHROMA_SETTINGS = ChromaSettings(anonymized_telemetry=False)
-
 
 def open_collection(*, persist_dir: str | Path | None, chroma_url: str, name: str) -> Collection:
     """A cosine-space collection: on a Chroma server, in a folder, or in memory."""
+    # A fresh Settings each time: chromadb's client constructors write into the one they get,
+    # so a shared instance would turn the next PersistentClient into an HTTP client.
+    settings = ChromaSettings(anonymized_telemetry=False)
     if chroma_url:
         url = urlparse(chroma_url)
         client = chromadb.HttpClient(
             host=url.hostname or "localhost",
             port=url.port or (443 if url.scheme == "https" else 8000),
             ssl=url.scheme == "https",
-            settings=_CHROMA_SETTINGS,
+            settings=settings,
         )
     elif persist_dir is not None:
         Path(persist_dir).mkdir(parents=True, exist_ok=True)
-        client = chromadb.PersistentClient(path=str(persist_dir), settings=_CHROMA_SETTINGS)
+        client = chromadb.PersistentClient(path=str(persist_dir), settings=settings)
     else:
-        client = chromadb.EphemeralClient(settings=_CHROMA_SETTINGS)
+        client = chromadb.EphemeralClient(settings=settings)
     # Chroma wants 3+ characters in a name; the suffix also keeps "kb" from clashing with
     # anything else someone keeps on a shared server.
     return client.get_or_create_collection(
