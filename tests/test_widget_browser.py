@@ -69,6 +69,10 @@ class Tab:
         """Rendered messages of one role that carry a server sequence number."""
         return self.w.locator(f".msg.{role}[data-seq]")
 
+    def wait_sent(self, count: int) -> None:
+        """Until this many customer messages are acknowledged (they carry a seq)."""
+        expect(self.stored("customer")).to_have_count(count, timeout=30_000)
+
     def wait_answers(self, count: int) -> None:
         expect(self.stored("bot")).to_have_count(count, timeout=30_000)
 
@@ -169,7 +173,7 @@ def test_a_cut_connection_loses_nothing(tab: Tab, context: BrowserContext) -> No
     assert [o["text"] for o in stored_outbox(tab.page)] == offline
 
     context.set_offline(False)
-    tab.wait_answers(3)
+    tab.wait_sent(3)
     assert stored_outbox(tab.page) == []
     _assert_nothing_lost(tab, [QUESTION, *offline])
 
@@ -188,7 +192,7 @@ def test_a_second_tab_sends_what_the_first_queued(tab: Tab, context: BrowserCont
     expect(other.w.locator(".msg.customer", has_text="Typed in the first tab")).to_have_count(1)
     tab.page.close()  # gone before it could send
     context.set_offline(False)
-    other.wait_answers(2)
+    other.wait_sent(2)
     _assert_nothing_lost(other, [QUESTION, "Typed in the first tab"])
     assert other.errors == []
 
@@ -221,7 +225,7 @@ def test_a_lost_acknowledgement_stores_the_message_once(tab: Tab) -> None:
 
     drop["next_ack"] = True
     tab.ask("Where is my order?")
-    tab.wait_answers(2)
+    tab.wait_sent(2)
     assert len(routes) >= 2, "the widget did not reconnect"
     sends = [f for f in tab.sent if f["type"] == "message" and f["text"] == "Where is my order?"]
     assert len(sends) == 2 and sends[0]["client_id"] == sends[1]["client_id"]
