@@ -120,7 +120,8 @@ def test_confidence_is_a_probability_with_every_signal(engine, question):
     assert 0.0 <= draft.confidence <= 1.0
     assert SIGNALS <= set(draft.signals)
     assert all(0.0 <= value <= 1.0 for value in draft.signals.values())
-    assert set(engine.calibration.features) <= set(draft.signals)
+    # a feature is a signal or a product "a*b" of two (an interaction term)
+    assert {f for x in engine.calibration.features for f in x.split("*")} <= set(draft.signals)
 
 
 def test_off_topic_questions_score_below_on_topic_ones(engine):
