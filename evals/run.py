@@ -29,7 +29,8 @@ _SHIPPED = (
 )
 _OUT_OF_FOLD = (
     "The shipped calibration was fitted on this dataset, so its own confidences would flatter "
-    "it. Instead this run re-fitted the same logistic model ({features} signals) with "
+    "it. Instead this run re-fitted the same logistic model ({features} features: the "
+    "signals and their pairwise products) with "
     "{folds}-fold cross-validation, stratified by label and grouped by the top retrieved "
     "document (near-duplicate questions retrieve the same passage and so never sit on both "
     "sides of a split). Every confidence below is out-of-fold, and every decision uses a "
