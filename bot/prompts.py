@@ -41,7 +41,7 @@ def format_passages(hits: Sequence[Hit]) -> str:
     for n, hit in enumerate(hits, start=1):
         source = " > ".join(part for part in (hit.title, *hit.heading_path) if part)
         source = _neutralize(source).replace('"', "'")
-        blocks.append(f'<passage id={n} source="{source}">\n{_neutralize(hit.text)}\n</passage>')
+        blocks.append(f'<passage id={n} source="{source}">\n{_neutralize(hit.passage)}\n</passage>')
     return "\n\n".join(blocks)
 
 

@@ -68,3 +68,11 @@ class Hit:
     bm25_score: float | None  # raw BM25 of this chunk (0: no query term); None in dense mode
     dense_rank: int | None  # 1-based rank among the dense candidates
     bm25_rank: int | None
+    # The enclosing section (same document and heading path, overlaps removed, capped around
+    # this chunk): what the generator reads. Scoring and confidence use ``text``.
+    section: str = ""
+
+    @property
+    def passage(self) -> str:
+        """The text to answer from: the section, or the chunk for a hit built without one."""
+        return self.section or self.text

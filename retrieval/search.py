@@ -8,6 +8,7 @@ import numpy as np
 
 from retrieval.documents import Chunk, Hit
 from retrieval.lexical import LexicalIndex
+from retrieval.sections import section_text
 
 # How many chunks each retriever proposes before fusion.
 CANDIDATES = 50
@@ -26,15 +27,39 @@ MODES = ("hybrid", "dense", "bm25")
 class ChunkTable:
     """An immutable snapshot of the indexed chunks; the index swaps in a new one on change."""
 
-    def __init__(self, chunks: Sequence[Chunk]) -> None:
+    def __init__(self, chunks: Sequence[Chunk], vectors: np.ndarray | None = None) -> None:
+        """``chunks`` ordered by document and position; ``vectors``: their unit embeddings,
+        one row each, for the in-memory dense search (None: the vector store searches)."""
         self.chunks = list(chunks)
+        self.vectors = vectors
         self.rows = {chunk.chunk_id: row for row, chunk in enumerate(self.chunks)}
         doc_ids = np.array([chunk.doc_id for chunk in self.chunks], dtype=object)
         self.doc_of = np.unique(doc_ids, return_inverse=True)[1] if self.chunks else doc_ids
         self.lexical = LexicalIndex([chunk.embed_text for chunk in self.chunks])
+        # Each row's section: the run of rows (start, end) with its document and heading path.
+        self._sections: list[tuple[int, int]] = []
+        start = 0
+        for row in range(1, len(self.chunks) + 1):
+            if row == len(self.chunks) or not _same_section(self.chunks[row - 1], self.chunks[row]):
+                self._sections.extend([(start, row)] * (row - start))
+                start = row
 
     def __len__(self) -> int:
         return len(self.chunks)
+
+    def dense(self, vector: Sequence[float], n: int) -> list[tuple[str, float]]:
+        """The ``n`` chunks nearest to ``vector`` as (chunk id, cosine), best first: one
+        matrix-vector product over the unit vectors held in memory."""
+        query = np.asarray(vector, dtype=np.float32)
+        cosines = self.vectors @ (query / max(float(np.linalg.norm(query)), 1e-12))
+        top = np.argpartition(-cosines, n - 1)[:n] if n < len(cosines) else np.arange(len(cosines))
+        top = top[np.argsort(-cosines[top], kind="stable")]
+        return [(self.chunks[row].chunk_id, float(cosines[row])) for row in top]
+
+    def section(self, row: int) -> str:
+        """The text of the section around chunk ``row`` (see ``sections.section_text``)."""
+        start, end = self._sections[row]
+        return section_text([c.text for c in self.chunks[start:end]], row - start)
 
 
 def rank(
@@ -82,7 +107,7 @@ def rank(
         second_weight = SECOND_CHUNK_WEIGHT
     rows, scores = _best_per_document(table, fused, k, second_weight)
     return [
-        _hit(table.chunks[row], score, dense_score, dense_rank, bm25_score, bm25_rank, row)
+        _hit(table, row, score, dense_score, dense_rank, bm25_score, bm25_rank)
         for row, score in zip(rows, scores, strict=True)
     ]
 
@@ -108,7 +133,8 @@ def _best_per_document(
     return best[top], score[top]
 
 
-def _hit(chunk, score, dense_score, dense_rank, bm25, bm25_rank, row) -> Hit:
+def _hit(table, row, score, dense_score, dense_rank, bm25, bm25_rank) -> Hit:
+    chunk = table.chunks[row]
     return Hit(
         chunk_id=chunk.chunk_id,
         doc_id=chunk.doc_id,
@@ -122,4 +148,9 @@ def _hit(chunk, score, dense_score, dense_rank, bm25, bm25_rank, row) -> Hit:
         bm25_score=None if bm25 is None else float(bm25[row]),
         dense_rank=int(dense_rank[row]) or None,
         bm25_rank=int(bm25_rank[row]) or None,
+        section=table.section(row),
     )
+
+
+def _same_section(a: Chunk, b: Chunk) -> bool:
+    return a.doc_id == b.doc_id and a.heading_path == b.heading_path
