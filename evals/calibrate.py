@@ -135,12 +135,11 @@ def with_interactions(names: Sequence[str]) -> list[str]:
 
 
 def collect(datasets: Sequence[Path], settings: Settings | None = None) -> dict[str, list[Result]]:
-    """Every retrieval turn of every dataset (small talk has no signals to fit)."""
+    """Every turn of every dataset, by dataset name."""
     turns = {}
     for dataset in datasets:
         with deploy(dataset, settings) as deployment:
-            results = deployment.ask_all()
-        turns[dataset.name] = [r for r in results if r.draft.kind == "retrieval"]
+            turns[dataset.name] = deployment.ask_all()
     return turns
 
 
@@ -152,7 +151,8 @@ def fit_calibration(
     max_risk: float = 0.05,
 ) -> dict[str, Any]:
     """The calibration JSON the server loads, with its out-of-fold figures."""
-    rows = [(name, r) for name, results in turns.items() for r in results]
+    # Small talk has no signals and no confidence to judge: only retrieval turns are fitted.
+    rows = [(n, r) for n, results in turns.items() for r in results if r.draft.kind == "retrieval"]
     features = list(features or with_interactions(rows[0][1].draft.signals))
     X = matrix([r.draft.signals for _, r in rows], features)
     y = np.array([r.correct for _, r in rows], dtype=int)
@@ -179,7 +179,12 @@ def fit_calibration(
         "fitted_on": " + ".join(f"{d.name} (all {len(turns[d.name])} questions)" for d in datasets),
         "target_wrong_rate": max_risk,
         "datasets": [
-            {"dataset": d.name, "questions": len(turns[d.name]), "fingerprint": fingerprint(d)}
+            {
+                "dataset": d.name,
+                "questions": len(turns[d.name]),
+                "fitted": sum(r.draft.kind == "retrieval" for r in turns[d.name]),
+                "fingerprint": fingerprint(d),
+            }
             for d in datasets
         ],
         "cross_validation": {

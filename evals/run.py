@@ -46,16 +46,15 @@ def run(dataset: Path, out: Path, *, settings: Settings | None = None, command: 
         calibration = json.loads(Path(deployment.settings.calibration_path).read_text())
         fitted_on = calibration.get("datasets", [])
         if any(d.get("fingerprint") == fingerprint(dataset) for d in fitted_on):
-            results, thresholds, honesty = _out_of_fold(results, deployment, calibration)
+            results, threshold, honesty = _out_of_fold(results, deployment, calibration)
         else:
-            thresholds = [deployment.policy.threshold] * len(results)
-            honesty = _SHIPPED
+            threshold, honesty = deployment.policy.threshold, _SHIPPED
 
     out.mkdir(parents=True, exist_ok=True)
     with (out / "predictions.jsonl").open("w") as f:
         for r in results:
             f.write(json.dumps(r.prediction()) + "\n")
-    figures = summarize(results, thresholds)
+    figures = summarize(results, threshold)
     figures.update(
         dataset=dataset.name,
         command=command or f"allhours-eval run --dataset {dataset} --out {out}",
@@ -82,27 +81,31 @@ def run(dataset: Path, out: Path, *, settings: Settings | None = None, command: 
 
 def _out_of_fold(
     results: list[Result], deployment: Deployment, calibration: dict[str, Any]
-) -> tuple[list[Result], list[float], str]:
+) -> tuple[list[Result], float, str]:
     features = list(calibration["features"])
     risk = float(calibration.get("target_wrong_rate", 0.05))
-    X = calibrate.matrix([r.draft.signals for r in results], features)
-    y = np.array([r.correct for r in results], dtype=int)
-    answerable = np.array([r.question.answerable for r in results])
-    groups = np.array([r.group for r in results])
+    # Small talk has no signals and no confidence to judge: it keeps its turn as it was.
+    fitted = [r for r in results if r.draft.kind == "retrieval"]
+    X = calibrate.matrix([r.draft.signals for r in fitted], features)
+    y = np.array([r.correct for r in fitted], dtype=int)
+    answerable = np.array([r.question.answerable for r in fitted])
+    groups = np.array([r.group for r in fitted])
     fold_of = calibrate.split(y, groups.tolist())
     confidences = calibrate.out_of_fold(X, y, fold_of)
     thresholds = calibrate.fold_thresholds(X, y, answerable, groups, fold_of, risk)
     if deployment.settings.handoff_threshold is not None:  # an explicit setting wins, as live
         thresholds[:] = deployment.settings.handoff_threshold
-    redecided = [
-        r.redecide(float(c), replace(deployment.policy, threshold=float(t)))
-        for r, c, t in zip(results, confidences, thresholds, strict=True)
-    ]
+    redecided = {
+        id(r): r.redecide(float(c), replace(deployment.policy, threshold=float(t)))
+        for r, c, t in zip(fitted, confidences, thresholds, strict=True)
+    }
+    # Reported as one figure: the mean of the thresholds the folds picked.
+    threshold = float(np.mean(thresholds)) if len(thresholds) else deployment.policy.threshold
     honesty = _OUT_OF_FOLD.format(features=len(features), folds=len(set(fold_of)), risk=risk)
-    return redecided, thresholds.tolist(), honesty
+    return [redecided.get(id(r), r) for r in results], threshold, honesty
 
 
-def summarize(results: list[Result], thresholds: list[float]) -> dict[str, Any]:
+def summarize(results: list[Result], threshold: float) -> dict[str, Any]:
     """Every decision, calibration, answer and latency figure of a run."""
     items = [(r.draft.confidence, r.correct) for r in results]
     answerable = [r.question.answerable for r in results]
@@ -123,7 +126,7 @@ def summarize(results: list[Result], thresholds: list[float]) -> dict[str, Any]:
         "ece": metrics.ece(items),
         "default_policy": {
             **metrics.default_policy(decisions, n_answerable),
-            "threshold": statistics.fmean(thresholds) if thresholds else float("nan"),
+            "threshold": threshold,
             "decisions": dict(Counter(d for d, _ in decisions)),
             "reasons": dict(Counter(str(r.decision.reason) for r in results if r.decision.reason)),
         },

@@ -50,6 +50,7 @@ UNANSWERABLE = [
     "What is my current account balance?",
     "Play some jazz music please",
     "Which football team won the cup in 1998?",
+    "Thanks, that's all!",  # small talk: answered without retrieval, so never correct
 ]
 FIELDS = {"id", "decision", "reason", "confidence", "cited_docs", "answer", "latency_ms"}
 
@@ -83,7 +84,7 @@ def test_run_writes_predictions_metrics_report_and_plots(dataset: Path, tmp_path
     assert result.exit_code == 0, result.output
 
     predictions = _predictions(out)
-    assert [p["id"] for p in predictions] == [f"q{i}" for i in range(14)]
+    assert [p["id"] for p in predictions] == [f"q{i}" for i in range(15)]
     for p in predictions:
         assert set(p) == FIELDS
         assert p["decision"] in {"answer", "handoff", "clarify"}
@@ -95,7 +96,7 @@ def test_run_writes_predictions_metrics_report_and_plots(dataset: Path, tmp_path
     assert by_id["q1"]["cited_docs"][0] == "shipping-times"
 
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["questions"] == 14 and metrics["answerable"] == 8
+    assert metrics["questions"] == 15 and metrics["answerable"] == 8
     assert set(metrics["retrieval"]) == {"engine", "bm25", "dense"}
     assert metrics["retrieval"]["engine"]["recall@5"] == 1.0
     for key in ("auroc", "resolution_at_5pct", "resolution_at_10pct", "ece"):
@@ -161,7 +162,8 @@ def test_calibrate_then_run_reports_out_of_fold(dataset: Path, tmp_path: Path, m
     assert len(data["features"]) == len(data["weights"]) > 0
     assert 0.0 <= data["threshold"] <= 1.0 and data["target_wrong_rate"] == 0.05
     assert [d["dataset"] for d in data["datasets"]] == ["tiny"]
-    assert data["datasets"][0]["questions"] == 14
+    assert data["datasets"][0]["questions"] == 15
+    assert data["datasets"][0]["fitted"] == 14  # small talk has no signals to fit
     cv = data["cross_validation"]
     assert "grouped" in cv["method"] and cv["tiny"]["questions"] == 14
 
@@ -173,4 +175,4 @@ def test_calibrate_then_run_reports_out_of_fold(dataset: Path, tmp_path: Path, m
     metrics = json.loads((out / "metrics.json").read_text())
     assert "out-of-fold" in metrics["calibration"]["description"]
     assert "out-of-fold" in (out / "report.md").read_text()
-    assert len(_predictions(out)) == 14
+    assert len(_predictions(out)) == 15
