@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 
 from bot.app import create_app
 from handoff import queue
-from tests.widget_app import ANSWERABLE, bearer, receive_until, start
+from tests.widget_app import ANSWERABLE, ANSWERABLE_TOO, bearer, receive_until, start
 
 DOUBTFUL = ["What is the boiling point of mercury on Jupiter?", "Who won the 1962 chess olympiad?"]
 
@@ -40,7 +40,7 @@ def test_a_low_confidence_turn_asks_to_rephrase_then_hands_off_with_the_packet(c
     assert packet["attempts"][0]["question"] == DOUBTFUL[0]
 
 
-def test_after_an_agent_resolved_the_bot_answers_again(chat_client):
+def test_the_bot_is_silent_with_an_agent_and_answers_again_after_resolve(chat_client):
     conversation_id, token = start(chat_client)
     chat_client.post(f"/api/conversations/{conversation_id}/handoff", headers=bearer(token))
     now = datetime.now(UTC)
@@ -49,8 +49,10 @@ def test_after_an_agent_resolved_the_bot_answers_again(chat_client):
             session=session, conversation_id=conversation_id, agent_id="ann", now=now
         )
         assert claimed
+    assert _post(chat_client, conversation_id, token, "w", ANSWERABLE) == []  # the agent's turn
+    with chat_client.app.state.sessionmaker() as session:
         queue.resolve(session=session, conversation_id=conversation_id, now=now)
-    (answer,) = _post(chat_client, conversation_id, token, "q", ANSWERABLE)
+    (answer,) = _post(chat_client, conversation_id, token, "q", ANSWERABLE_TOO)
     assert answer["role"] == "bot" and answer["citations"]
     with chat_client.app.state.sessionmaker() as session:
         assert queue.state_of(session=session, conversation_id=conversation_id) == "bot"
