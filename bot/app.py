@@ -29,6 +29,7 @@ from handoff.console import TEMPLATES_DIR as CONSOLE_TEMPLATES
 from handoff.console import make_console_router
 from handoff.console_services import ConsoleServices
 from retrieval.editor import make_editor_router
+from retrieval.importer import Importer
 from retrieval.publishing import Publisher
 
 
@@ -58,7 +59,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings=settings,
         agents_channel=AGENTS,
         conversation_channel=conversation_channel,
+        auto_assign=settings.auto_assign,
     )
+    # A customer joining or leaving the queue moves it as an agent's action does.
+    app.state.chat.desk.queue_moved = app.state.console.queue_moved
     try:
         yield
     finally:
@@ -95,6 +99,10 @@ def create_app(settings: Settings) -> FastAPI:
                 engine=app.state.engine, policy=app.state.policy, question=question, history=()
             ),
             max_upload_bytes=settings.max_upload_bytes,
+            importer=Importer(
+                max_bytes=settings.max_upload_bytes,
+                allow_private=settings.import_allow_private,
+            ),
         )
     )
     widget_static.add_cors(app, settings)

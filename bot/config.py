@@ -63,12 +63,16 @@ class Settings(BaseSettings):
     rate_limit_ip_per_minute: int = Field(default=120, ge=1)
     rate_limit_conversation_per_minute: int = Field(default=30, ge=1)
     max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
+    # URL imports may reach hosts on loopback, private, link-local or reserved addresses
+    # (off: an editor could otherwise make the server fetch from its own network, SSRF).
+    import_allow_private: bool = False
 
     # handoff
     business_hours: str = "mon-fri 09:00-17:00"
     timezone: str = "UTC"
     sla_wait_s: int = Field(default=120, ge=1)
     queue_alert_length: int = Field(default=10, ge=1)
+    auto_assign: bool = False  # a new handoff goes straight to the least busy fitting agent
 
     @field_validator("allowed_origins", mode="before")
     @classmethod

@@ -2,14 +2,18 @@
 
 Every response is checked before it is loaded: the status, the declared content type, and
 the size (read in a stream and cut off at the limit, so a huge or endless body costs nothing).
-HTML is sanitised. A sitemap may only point at pages on its own host.
+HTML is sanitised. A sitemap may only point at pages on its own host. Unless allowed, no
+request (the first or a redirect) goes to a host that resolves to a loopback, private,
+link-local or reserved address: an editor must not make the server reach its own network.
 """
 
 from __future__ import annotations
 
 import asyncio
 import html
+import ipaddress
 import re
+import socket
 from collections.abc import Collection
 from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
@@ -49,6 +53,7 @@ class Importer:
     max_bytes: int = 10 * 1024 * 1024
     timeout_s: float = 10.0
     max_pages: int = 200
+    allow_private: bool = False  # fetch from internal hosts too (tests, intranet help centres)
 
     async def fetch_page(self, url: str) -> Document:
         async with self._client() as client:
@@ -72,7 +77,11 @@ class Importer:
         return docs, [r for r in results if isinstance(r, FetchError)]
 
     def _client(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(timeout=self.timeout_s, follow_redirects=True, max_redirects=5)
+        # The hook runs before every request httpx sends, redirects included.
+        hooks = {"request": [] if self.allow_private else [_refuse_private]}
+        return httpx.AsyncClient(
+            timeout=self.timeout_s, follow_redirects=True, max_redirects=5, event_hooks=hooks
+        )
 
     async def _page(self, client: httpx.AsyncClient, url: str) -> Document:
         kind, charset, data, final_url = await self._get(client, url, _PAGE_TYPES)
@@ -136,6 +145,25 @@ def _checked(url: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise FetchError(url, "only http:// and https:// URLs can be imported")
     return url
+
+
+async def _refuse_private(request: httpx.Request) -> None:
+    """Refuse a host any of whose addresses is not public. (A DNS answer that changes between
+    this check and the connection is not caught; a pinned resolver would be.)"""
+    url, host = str(request.url), request.url.host
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(
+            host, request.url.port or 443, type=socket.SOCK_STREAM
+        )
+    except OSError as exc:
+        raise FetchError(url, f"cannot resolve {host}") from exc
+    for *_, sockaddr in infos:
+        address = ipaddress.ip_address(str(sockaddr[0]).split("%")[0])
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+            address = address.ipv4_mapped
+        if not address.is_global or address.is_multicast:
+            reason = f"{host} is a private or reserved address ({address})"
+            raise FetchError(url, f"{reason}; ALLHOURS_IMPORT_ALLOW_PRIVATE=true allows it")
 
 
 def _name(url: str) -> str:

@@ -19,6 +19,7 @@ from bot.models import Base as BotBase
 from bot.turns import answer_turn, make_policy
 from bot.users import create_user
 from retrieval.editor import make_editor_router
+from retrieval.importer import Importer
 from retrieval.index import KnowledgeIndex
 from retrieval.models import Base as KbBase
 from retrieval.publishing import Publisher
@@ -71,6 +72,8 @@ def make_app(settings: Settings, embeddings) -> FastAPI:
             index=lambda: app.state.index,
             test_question=test_question,
             max_upload_bytes=MAX_UPLOAD,
+            # The help centre of the import tests is served on 127.0.0.1.
+            importer=Importer(max_bytes=MAX_UPLOAD, allow_private=True),
         )
     )
     with session_scope(sessions) as session:

@@ -1,4 +1,5 @@
 import asyncio
+import socket
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -80,7 +81,8 @@ def site() -> Iterator[str]:
     server.server_close()
 
 
-IMPORTER = Importer(max_bytes=4096, timeout_s=0.5)
+# The test site is on 127.0.0.1, which the default refuses.
+IMPORTER = Importer(max_bytes=4096, timeout_s=0.5, allow_private=True)
 
 
 def fetch(url: str):
@@ -144,3 +146,24 @@ def test_a_sitemap_imports_its_own_hosts_pages_and_lists_the_failures(site, path
 def test_a_page_is_not_a_sitemap(site):
     with pytest.raises(FetchError, match="unsupported content type text/html"):
         asyncio.run(IMPORTER.fetch_sitemap(f"{site}/help/shipping"))
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:9/secret",
+        "http://10.0.0.1/admin",
+        "https://[::1]/",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://localhost:9/",
+    ],
+)
+def test_by_default_private_addresses_are_refused_before_any_request(url, monkeypatch):
+    # Any connection attempt fails the test: the refusal must come from the address check.
+    def no_connection(*_args, **_kwargs):
+        raise AssertionError("a connection was attempted")
+
+    monkeypatch.setattr(socket, "create_connection", no_connection)
+    monkeypatch.setattr(socket.socket, "connect", no_connection)
+    with pytest.raises(FetchError, match="private or reserved address"):
+        asyncio.run(Importer().fetch_page(url))
