@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -11,11 +13,13 @@ from tqdm import tqdm
 
 from bot.cli_users import users
 from bot.config import Settings
+from bot.db import make_engine, make_sessionmaker
 from bot.engine import Engine, Turn, make_answer_engine, make_embeddings_for, open_index
 from bot.llms import LLMError
+from bot.migrations import upgrade_database
 from bot.schemas import AskPublic
 from bot.turns import Outcome, answer_turn, make_policy
-from retrieval.loaders import load_folder
+from retrieval.publishing import Publisher
 
 
 @click.group()
@@ -33,26 +37,42 @@ main.add_command(users)
 @click.argument("path", required=False, type=click.Path(file_okay=False, path_type=Path))
 @click.pass_obj
 def index(settings: Settings, path: Path | None) -> None:
-    """Load PATH (default: the settings' kb_dir) and sync it into the index."""
+    """Import PATH (default: the settings' kb_dir) into the document store, then the index.
+
+    The store is the source of truth (the app brings the index in line with it at start):
+    changed files become new versions (author "cli"), documents whose file is gone are
+    deleted (restorable in the editor), and only changed documents are embedded."""
     root = path or settings.kb_dir
     if not root.is_dir():
         raise click.BadParameter(f"{root} is not a folder", param_hint="PATH")
-    documents, errors = load_folder(root)
-    for error in errors:
-        click.echo(f"skipped: {error}", err=True)
-    knowledge = open_index(settings, make_embeddings_for(settings))
-    with tqdm(unit="chunk", desc="embedding", leave=False) as bar:
+    bar = tqdm(unit="chunk", desc="embedding", leave=False)
+    with _publisher(settings) as publisher, bar:
 
         def progress(done: int, total: int) -> None:
             bar.total = total
             bar.update(done - bar.n)
 
-        report = knowledge.sync(documents, progress=progress)
+        report, errors = publisher.mirror(root, author="cli", progress=progress)
+    for error in errors:
+        click.echo(f"skipped: {error}", err=True)
+    documents = report.added + report.updated + report.unchanged
     click.echo(
-        f"{len(documents)} documents from {root}: {report.added} added, {report.updated} updated, "
+        f"{documents} documents from {root}: {report.added} added, {report.updated} updated, "
         f"{report.deleted} deleted, {report.unchanged} unchanged; {report.chunks_embedded} "
         f"chunks embedded, {report.chunks_deleted} chunks deleted, {len(errors)} files skipped"
     )
+
+
+@contextmanager
+def _publisher(settings: Settings) -> Iterator[Publisher]:
+    """A Publisher over the settings' database (migrated) and index."""
+    database = make_engine(settings.sqlalchemy_url)
+    try:
+        upgrade_database(database)
+        knowledge = open_index(settings, make_embeddings_for(settings))
+        yield Publisher(sessionmaker=make_sessionmaker(database), index=knowledge)
+    finally:
+        database.dispose()
 
 
 @main.command()
@@ -60,15 +80,8 @@ def index(settings: Settings, path: Path | None) -> None:
 @click.pass_obj
 def reindex(settings: Settings, full: bool) -> None:
     """Rebuild the index from the documents stored in the database (the editor's store)."""
-    from bot.db import make_engine, make_sessionmaker
-    from bot.migrations import upgrade_database
-    from retrieval.publishing import Publisher
-
-    database = make_engine(settings.sqlalchemy_url)
-    upgrade_database(database)
-    knowledge = open_index(settings, make_embeddings_for(settings))
-    report = Publisher(sessionmaker=make_sessionmaker(database), index=knowledge).reindex(full=full)
-    database.dispose()
+    with _publisher(settings) as publisher:
+        report = publisher.reindex(full=full)
     click.echo(
         f"{report.added} added, {report.updated} updated, {report.deleted} deleted, "
         f"{report.unchanged} unchanged; {report.chunks_embedded} chunks embedded, "

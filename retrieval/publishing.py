@@ -19,7 +19,7 @@ from retrieval import library
 from retrieval.chunking import chunk_document
 from retrieval.documents import Document
 from retrieval.index import KnowledgeIndex, SyncReport
-from retrieval.loaders import LoadError
+from retrieval.loaders import LoadError, load_folder
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +73,43 @@ class Publisher:
         with self._session() as session:
             saved, errors = library.import_folder(session=session, kb_dir=kb_dir)
         return [s.doc for s in saved], errors
+
+    def mirror(
+        self,
+        kb_dir: str | Path,
+        *,
+        author: str = "cli",
+        progress: Callable[[int, int], None] | None = None,
+    ) -> tuple[SyncReport, list[LoadError]]:
+        """Make the store hold exactly the files of ``kb_dir``, then the index (``allhours
+        index``). A file stores a new version only if its content changed; a live document
+        with no file is deleted (soft: its versions stay and the editor can restore it), unless
+        its file is there but failed to load. Document counts are the store's, chunk counts
+        the index's."""
+        docs, errors = load_folder(kb_dir)
+        unreadable = {_doc_id(kb_dir, error.name) for error in errors}
+        report = SyncReport()
+        with self._session() as session:
+            live = {doc.doc_id for doc in library.current_documents(session=session)}
+            for doc in docs:
+                saved = library.save_document(session=session, doc=doc, author=author)
+                if not saved.changed:
+                    report.unchanged += 1
+                elif doc.doc_id in live:
+                    report.updated += 1
+                else:
+                    report.added += 1
+            gone = sorted(live - {doc.doc_id for doc in docs} - unreadable)
+            for doc_id in gone:
+                library.delete_document(session=session, doc_id=doc_id)
+        report.deleted = len(gone)
+        indexed = self.reindex(progress=progress)
+        report.chunks_embedded = indexed.chunks_embedded
+        report.chunks_deleted = indexed.chunks_deleted
+        with self._session() as session:
+            for doc_id in gone:
+                library.mark_indexed(session=session, doc_id=doc_id, state="removed", chunk_count=0)
+        return report, errors
 
     def start(self, kb_dir: str | Path) -> SyncReport:
         """At the app's start: fill an empty store from ``kb_dir``, then bring the index in step."""
@@ -128,3 +165,12 @@ class Publisher:
     def _session(self) -> Iterator[Session]:
         with self._sessions.begin() as session:
             yield session
+
+
+def _doc_id(root: str | Path, name: str) -> str:
+    """The id a file under ``root`` would have (as ``loaders.load_file`` gives it)."""
+    try:
+        relative = Path(name).resolve().relative_to(Path(root).resolve())
+    except ValueError:
+        return ""
+    return relative.with_suffix("").as_posix().replace("/", "-")

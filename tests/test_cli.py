@@ -3,9 +3,17 @@ import shutil
 
 import pytest
 from click.testing import CliRunner
+from fastapi.testclient import TestClient
 
+from bot.app import create_app
 from bot.cli import main
+from bot.config import Settings
+from bot.db import make_engine, make_sessionmaker, session_scope
+from retrieval.library import current_documents
+from retrieval.library import versions as library_versions
 from tests.conftest import KB_DIR
+
+CANCEL = "billing-cancel-subscription"
 
 
 @pytest.fixture
@@ -42,6 +50,37 @@ def test_index_prints_what_changed_and_is_incremental(run, tmp_path):
     (kb / "billing" / "payment-methods.md").unlink()
     pruned = run("index", str(kb))
     assert "1 documents from" in pruned.output and "0 added, 0 updated, 1 deleted" in pruned.output
+
+
+def test_index_makes_the_store_the_source_the_server_answers_from(run, tmp_path):
+    kb = tmp_path / "kb"
+    (kb / "billing").mkdir(parents=True)
+    for name in ("billing/cancel-subscription.md", "billing/payment-methods.md"):
+        shutil.copy(KB_DIR / name, kb / name)
+    assert run("index", str(kb)).exit_code == 0
+    (kb / "billing" / "cancel-subscription.md").write_text(
+        (KB_DIR / "billing/cancel-subscription.md").read_text() + "\nAsk us anything.\n"
+    )
+    (kb / "billing" / "payment-methods.md").unlink()
+    result = run("index", str(kb))
+    assert "1 documents from" in result.output, result.output
+    assert "0 added, 1 updated, 1 deleted, 0 unchanged;" in result.output
+
+    # kb_dir names the whole kb_docs: the server must answer from the store, not from a folder.
+    settings = Settings(
+        data_dir=tmp_path / "data", kb_dir=KB_DIR, secret_key="k" * 32, handoff_threshold=0.0
+    )
+    database = make_engine(settings.sqlalchemy_url)
+    with session_scope(make_sessionmaker(database)) as session:
+        stored = {doc.doc_id: doc for doc in current_documents(session=session)}
+        authors = [v.author for v in library_versions(session=session, doc_id=CANCEL)]
+    database.dispose()
+    assert list(stored) == [CANCEL] and stored[CANCEL].version == 2 and authors == ["cli", "cli"]
+    with TestClient(create_app(settings)) as client:
+        assert client.app.state.engine.index.doc_ids == {CANCEL}
+        body = client.post("/api/ask", json={"question": "How do I cancel my subscription?"})
+    citation = body.json()["citations"][0]
+    assert (citation["doc_id"], citation["version"]) == (CANCEL, 2)
 
 
 def test_index_refuses_a_missing_folder(run, tmp_path):
