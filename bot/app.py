@@ -62,7 +62,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         auto_assign=settings.auto_assign,
     )
     # A customer joining or leaving the queue moves it as an agent's action does.
-    app.state.chat.desk.queue_moved = app.state.console.queue_moved
+    app.state.chat.desk.listener = app.state.console
     try:
         yield
     finally:

@@ -4,7 +4,7 @@ their place (or that nobody is there), cancel, return to the bot, leave a contac
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -14,9 +14,11 @@ from bot.engine import Draft
 from bot.hub import AGENTS
 from bot.models import Message, utcnow
 from bot.notices import notice, queue_notice
+from bot.users import User
 from bot.widget_schemas import MessagePublic, StatePublic, message_event, message_public
 from handoff import queue
 from handoff.hours import BusinessHours
+from handoff.models import AgentStatus
 from handoff.packet import build_packet
 from handoff.policy import Decision, TurnFacts, decide
 from handoff.presence import is_offline
@@ -28,10 +30,20 @@ if TYPE_CHECKING:
     from bot.config import Settings
 
 
+class QueueListener(Protocol):
+    """Who hears of the customers' own changes to the queue (the app sets the console's
+    services), so that both sides tell people the same way."""
+
+    async def ticket_opened(self) -> None: ...  # auto-assignment, when on
+
+    async def queue_moved(self) -> None: ...  # the waiting customers' new places
+
+
 class HandoffDesk:
     def __init__(self, chat: ChatService, settings: Settings) -> None:
         self.chat = chat
         self.hours = BusinessHours.parse(settings.business_hours, settings.timezone)
+        self.listener: QueueListener | None = None
 
     async def hand_off(
         self, conversation_id: str, lang: str, decision: Decision, draft: Draft | None
@@ -70,6 +82,8 @@ class HandoffDesk:
                 "offline": state.offline,
             },
         )
+        if self.listener is not None:
+            await self.listener.ticket_opened()
         return [message]
 
     async def request(self, conversation_id: str, lang: str) -> list[MessagePublic]:
@@ -91,7 +105,10 @@ class HandoffDesk:
             await self.chat.hub.publish(
                 AGENTS, {"type": "cancelled", "conversation_id": conversation_id}
             )
-            return [await self.chat.store(conversation_id, "system", notice(lang, "back"))]
+            back = await self.chat.store(conversation_id, "system", notice(lang, "back"))
+        if self.listener is not None:
+            await self.listener.queue_moved()  # those behind move up
+        return [back]
 
     async def back_to_bot(self, conversation_id: str) -> None:
         """resolved -> bot: the customer writes again after an agent closed the conversation."""
@@ -144,10 +161,23 @@ def _state(*, session: Session, conversation_id: str, offline: bool | None = Non
     ticket = queue.get_ticket(session=session, conversation_id=conversation_id)
     state = State(ticket.state) if ticket else State.bot
     if state != State.queued:
-        return StatePublic(state=state, agent=ticket.agent_id if ticket else None)
+        agent_id = ticket.agent_id if ticket else None
+        return StatePublic(state=state, agent=_agent_name(session, agent_id))
     position, eta_s = queue_position(session=session, conversation_id=conversation_id) or (1, None)
     offline = ticket.offline if offline is None else offline
     return StatePublic(state=state, position=position, eta_s=eta_s, offline=offline)
+
+
+def _agent_name(session: Session, agent_id: str | None) -> str | None:
+    """The display name the live events carry ("Ana joined"), never the id: the console's
+    name for the agent, else the staff user's (console agent ids are user ids)."""
+    if not agent_id:
+        return None
+    status = session.get(AgentStatus, agent_id)
+    if status is not None and status.name:
+        return status.name
+    user = session.get(User, int(agent_id)) if agent_id.isdigit() else None
+    return user.name if user is not None else None
 
 
 def _packet(

@@ -120,12 +120,27 @@ class ConsoleServices:
         await self.presence_changed(status)
 
     async def queue_moved(self) -> None:
-        """After a claim, a release or a change of presence: with auto-assignment on, give
-        waiting conversations to agents with a free slot; then tell every customer still
-        waiting their new position and wait."""
-        if self.auto_assign:
-            for conversation_id, agent_id, name in await self.db(_assign_waiting, now=utcnow()):
-                await self._tell_claimed(conversation_id, agent_id, name)
+        """After a claim, a release, a cancel or a change of presence: with auto-assignment
+        on, give waiting conversations to agents with a free slot; then tell every customer
+        still waiting their new position and wait."""
+        await self._assign()
+        await self._tell_waiting()
+
+    async def ticket_opened(self) -> None:
+        """A customer joined the queue (and heard their place): with auto-assignment on, an
+        agent with a free slot takes it now; the others hear of it only if the queue moved."""
+        if await self._assign():
+            await self._tell_waiting()
+
+    async def _assign(self) -> bool:
+        if not self.auto_assign:
+            return False
+        assigned = await self.db(_assign_waiting, now=utcnow())
+        for conversation_id, agent_id, name in assigned:
+            await self._tell_claimed(conversation_id, agent_id, name)
+        return bool(assigned)
+
+    async def _tell_waiting(self) -> None:
         for conversation_id, state in await self.db(_queued_states):
             await self.tell_customer(conversation_id, state)
 

@@ -405,3 +405,41 @@ def test_with_auto_assignment_a_new_handoff_goes_to_an_online_agent(console):
         assert wait_for(customer, of_type("state", state="agent"))["agent"] == "Ana"
         claimed = wait_for(agent_ws, of_type("claimed", conversation_id=conversation_id))
         assert claimed["agent_id"] == ana.agent_id
+
+
+def test_a_widget_connecting_after_the_claim_hears_the_agent_by_name(console):
+    ana = console.member("Ana", "agent")
+    conversation_id, token = console.customer()
+    base = f"/api/agent/conversations/{conversation_id}"
+    with console.client.websocket_connect(f"/ws/widget?token={token}") as customer:
+        wait_for(customer, of_type("state"))
+        hand_off(console, customer)
+        assert console.send(ana, "POST", f"{base}/claim").status_code == 200
+        live = wait_for(customer, of_type("state", state="agent"))
+    with console.client.websocket_connect(f"/ws/widget?token={token}") as again:
+        on_connect = wait_for(again, of_type("state"))
+    assert live["agent"] == on_connect["agent"] == "Ana"  # the name, never the user id
+    assert console.send(ana, "POST", f"{base}/resolve").status_code == 200
+    with console.client.websocket_connect(f"/ws/widget?token={token}") as later:
+        assert wait_for(later, of_type("state")) == {
+            "type": "state",
+            "state": "resolved",
+            "agent": "Ana",
+        }
+
+
+def test_auto_assignment_from_settings_gives_a_new_handoff_to_an_online_agent(chat_settings):
+    settings = chat_settings(auto_assign=True)
+    with TestClient(create_app(settings)) as client:
+        console = Console(client, settings)
+        assert client.app.state.console.auto_assign
+        ana = console.member("Ana", "agent")
+        # Online without a console open: the ticket is assigned as it opens, not by a console.
+        console.send(ana, "PUT", "/api/agent/presence", json={"presence": "online"})
+        conversation_id, token = console.customer()
+        with client.websocket_connect(f"/ws/widget?token={token}") as customer:
+            wait_for(customer, of_type("state"))
+            hand_off(console, customer)
+            joined = wait_for(customer, of_type("state", state="agent"))
+        assert joined == {"type": "state", "state": "agent", "agent": "Ana"}
+        assert console.ticket(conversation_id).agent_id == ana.agent_id

@@ -243,3 +243,18 @@ def test_a_database_restart_loses_nothing(chat_client):
     assert events[0] == {"type": "ack", "client_id": "after", "seq": 3}
     assert _final(events)["role"] == "bot"
     assert _count(chat_client, Message) == 4
+
+
+def test_when_a_customer_stops_waiting_the_one_behind_hears_their_new_place(chat_client):
+    _, first_token = start(chat_client)
+    _, second_token = start(chat_client)
+    with _connect(chat_client, first_token) as one, _connect(chat_client, second_token) as two:
+        for ws in (one, two):  # one after the other: the first is first in line
+            ws.receive_json()
+            ws.send_json({"type": "handoff_request"})
+            queued = receive_until(ws, is_reply)
+        assert [e["position"] for e in queued if e["type"] == "state"] == [2]
+        one.send_json({"type": "cancel_handoff"})
+        assert receive_until(one, is_reply)[0] == {"type": "state", "state": "bot"}
+        moved = receive_until(two, lambda e: e["type"] == "state" and e["position"] == 1)
+    assert moved[-1]["state"] == "queued"
