@@ -149,11 +149,6 @@ def test_confidence_is_a_probability_with_every_signal(engine, question):
     assert {f for x in engine.calibration.features for f in x.split("*")} <= set(draft.signals)
 
 
-# Answers now quote the whole section (Hit.passage) while bot/confidence.py measures "support"
-# against the matching chunk (Hit.text) only, so on-topic answers lose support. Strict: this
-# fails once confidence reads Hit.passage (checked by hand: on-topic 0.56-0.70, off-topic
-# <= 0.05), and the marker must then go.
-@pytest.mark.xfail(strict=True, reason="bot/confidence.py support still reads Hit.text")
 def test_off_topic_questions_score_below_on_topic_ones(engine):
     off_topic = [
         "What is the weather in Paris tomorrow?",
