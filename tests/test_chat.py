@@ -3,9 +3,13 @@ packet, come back after an agent resolved, and the port through which agents wri
 
 from datetime import UTC, datetime
 
+import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from bot.app import create_app
+from bot.models import Message
+from bot.prompts import NO_ANSWER
 from handoff import queue
 from tests.widget_app import ANSWERABLE, ANSWERABLE_TOO, bearer, receive_until, start
 
@@ -70,3 +74,30 @@ def test_the_port_stores_agent_messages_and_delivers_them_live(chat_client):
     assert delivered[0] == posted
     assert (posted["role"], posted["author"], posted["seq"]) == ("agent", "Ann", 1)
     assert port.transcript(conversation_id) == [posted]
+
+
+@pytest.mark.parametrize("clarify_first", [True, False])
+def test_a_remote_model_saying_no_answer_while_streaming_clarifies_or_hands_off(
+    chat_settings, openai_server, clarify_first
+):
+    openai_server.reply = NO_ANSWER  # known only once the answer streams
+    remote = chat_settings(
+        llm="openai",
+        openai_base_url=openai_server.base_url,
+        llm_timeout_s=5,
+        llm_max_retries=0,
+        clarify_first=clarify_first,
+    )
+    with TestClient(create_app(remote)) as client:
+        conversation_id, token = start(client)
+        (reply,) = _post(client, conversation_id, token, "a", ANSWERABLE)
+        with client.app.state.sessionmaker() as session:
+            state = queue.state_of(session=session, conversation_id=conversation_id)
+            stored = session.scalar(select(Message).where(Message.seq == reply["seq"]))
+    assert openai_server.requests  # the model was asked
+    assert reply["text"]  # never an empty bot message
+    if clarify_first:
+        assert (reply["role"], stored.decision, state) == ("bot", "clarify", "bot")
+    else:
+        assert (reply["role"], stored.decision, state) == ("system", "handoff", "queued")
+    assert stored.reason == "no_answer"
