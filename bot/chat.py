@@ -25,21 +25,23 @@ from bot.chat_handoff import HandoffDesk
 from bot.config import Settings
 from bot.db import session_scope
 from bot.engine import Draft, Engine
+from bot.extractive import ExtractiveChatModel
 from bot.hub import AGENTS, Hub, conversation_channel, make_hub
 from bot.llms import LLMError
 from bot.notices import notice
 from bot.ratelimit import RateLimited, RateLimiter
 from bot.tokens import TokenSigner
-from bot.turns import decide_turn, take_turn
+from bot.turns import Outcome, decide_turn, take_turn
 from bot.widget_schemas import MessagePublic, message_event, message_public
-from handoff.policy import Action, Decision, PolicyConfig, Reason
+from handoff.policy import Action, Decision, PolicyConfig, Reason, TurnFacts
 from handoff.states import State, bot_speaks
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # Turns running at once; the rest wait their turn instead of piling onto the CPU. The
-# engine's own CPU work runs in threads, so a few in flight keep both cores busy.
+# engine's own CPU work runs in threads, so a few in flight keep both cores busy; this also
+# bounds the worker threads an offline turn takes (see ``_prepare``).
 _MAX_TURNS = 8
 # SQLite has one writer at a time: more threads would only queue on its lock.
 _DB_THREADS = 8
@@ -186,13 +188,7 @@ class ChatService:
     ) -> list[MessagePublic]:
         facts = turn_facts(question.text, context)
         async with self._turn_slots:
-            outcome = await take_turn(
-                engine=self.engine,
-                policy=self.policy,
-                question=question.text,
-                history=context.history,
-                facts=facts,
-            )
+            outcome = await self._prepare(question.text, context, facts)
         decision, draft = outcome.decision, outcome.draft
         if decision.action == Action.answer:
             stream_id = uuid4().hex
@@ -220,6 +216,23 @@ class ChatService:
             text = notice(context.lang, "clarify")
             return [await self.store(conversation_id, "bot", text, **_scored(draft, decision))]
         return await self.desk.hand_off(conversation_id, context.lang, decision, draft)
+
+    async def _prepare(self, question: str, context: Context, facts: TurnFacts) -> Outcome:
+        async def turn() -> Outcome:
+            return await take_turn(
+                engine=self.engine,
+                policy=self.policy,
+                question=question,
+                history=context.history,
+                facts=facts,
+            )
+
+        if not isinstance(self.engine.chat_model, ExtractiveChatModel):
+            return await turn()  # a remote model: mostly waiting on the network, on this loop
+        # The offline turn is CPU work from end to end (embedding, search, composing and
+        # scoring the answer): in a worker thread, with its own loop, it never holds up the
+        # other conversations' sockets. It touches nothing bound to this loop.
+        return await anyio.to_thread.run_sync(lambda: asyncio.run(turn()))
 
     async def _stream(self, conversation_id: str, draft: Draft, stream_id: str) -> None:
         async for piece in self.engine.stream(draft):
