@@ -33,6 +33,12 @@ def _passage_terms(hit: Hit) -> frozenset[str]:
     return term_set(" ".join((hit.title, *hit.heading_path, hit.text)))
 
 
+def _generator_terms(hit: Hit) -> frozenset[str]:
+    # The generator reads the whole section around the hit (small-to-big), so an answer is
+    # supported by what it was given, not only by the matching chunk.
+    return term_set(" ".join((hit.title, *hit.heading_path, hit.passage)))
+
+
 def _answer_support(answer: str, passages: frozenset[str]) -> float:
     """Share of the answer's sentences whose words are (nearly all) in the passages."""
     sentences = [term_set(s) for s in split_sentences(strip_markers(answer))]
@@ -57,7 +63,7 @@ def _citation_signals(hits: Sequence[Hit], query: frozenset[str], answer: str) -
     coverages = [overlap(query, _passage_terms(h)) for h in hits]
     rival = max((c for j, c in enumerate(coverages) if j != i), default=0.0)
     fused_1, fused_2 = _top_two([h.score for h in hits])
-    sentences = [overlap(query, term_set(s)) for s in split_sentences(cited.text)]
+    sentences = [overlap(query, term_set(s)) for s in split_sentences(cited.passage)]
     return {
         "cited_top": float(i == 0),
         "cited_dense": max(cited.dense_score or 0.0, 0.0),
@@ -89,7 +95,7 @@ def signals(hits: Sequence[Hit], question: str, answer: str) -> dict[str, float]
     bm25_best = max(hits, key=lambda h: -1.0 if h.bm25_score is None else h.bm25_score)
     top = hits[0]
     query = term_set(question)
-    passages = frozenset().union(*(_passage_terms(h) for h in hits))
+    passages = frozenset().union(*(_generator_terms(h) for h in hits))
     answer = answer or top.text
     return {
         "dense_top": max(dense_1, 0.0),

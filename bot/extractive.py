@@ -27,7 +27,10 @@ MAX_SENTENCES = 3
 # section of an article shares it.
 _HEADING_WEIGHT = 0.5
 _TITLE_WEIGHT = 0.25
-_RANK_PENALTY = 0.02  # near-ties go to the passage retrieval ranked higher...
+# Retrieval ranks the right document first far more often than a sentence's word overlap
+# picks it (hybrid Recall@1 0.72-0.99 on the public sets): a lower passage must match clearly
+# better to become the primary citation...
+_RANK_PENALTY = 0.1
 _POSITION_PENALTY = 0.01  # ...and to the sentence nearer the start of its section
 _PROCEDURE = re.compile(r"(?i)^\s*(?:how (?:do|can|should|would) (?:i|we|you)|how to)\b")
 
