@@ -24,7 +24,7 @@ from bot.chat_context import Context, load_context, turn_facts
 from bot.chat_handoff import HandoffDesk
 from bot.config import Settings
 from bot.db import session_scope
-from bot.engine import Draft, Engine
+from bot.engine import Draft, Engine, cite
 from bot.extractive import ExtractiveChatModel
 from bot.hub import AGENTS, Hub, conversation_channel, make_hub
 from bot.llms import LLMError
@@ -213,9 +213,21 @@ class ChatService:
                 # A remote model found nothing to say only once it ran: decide again.
                 decision = decide_turn(draft, self.policy, facts)
         if decision.action == Action.clarify:
-            text = notice(context.lang, "clarify")
-            return [await self.store(conversation_id, "bot", text, **_scored(draft, decision))]
+            return [await self._clarify(conversation_id, context, draft, decision)]
         return await self.desk.hand_off(conversation_id, context.lang, decision, draft)
+
+    async def _clarify(
+        self, conversation_id: str, context: Context, draft: Draft, decision: Decision
+    ) -> MessagePublic:
+        """Ask to rephrase; offer the best article as a link when it is plausibly related."""
+        text = notice(context.lang, "clarify")
+        suggested = draft.hits[:1] if draft.confidence >= self.settings.suggest_threshold else []
+        citations = [asdict(citation) for citation in cite("[1]", suggested)]
+        if citations:
+            text += notice(context.lang, "suggest")
+        return await self.store(
+            conversation_id, "bot", text, citations=citations, **_scored(draft, decision)
+        )
 
     async def _prepare(self, question: str, context: Context, facts: TurnFacts) -> Outcome:
         async def turn() -> Outcome:

@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     calibration_path: Path = _PACKAGE_DIR / "calibration.json"
     handoff_threshold: float | None = Field(default=None, ge=0, le=1)  # None: from calibration
     clarify_first: bool = True
+    # When the bot asks to rephrase, it still offers its best article as a link (not as an
+    # answer) if the confidence is at least this.
+    suggest_threshold: float = Field(default=0.25, ge=0, le=1)
 
     # real-time hub
     hub: Literal["memory", "redis"] = "memory"

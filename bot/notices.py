@@ -8,6 +8,7 @@ _NOTICES: dict[str, dict[str, str]] = {
             "I'm not sure I understood. Could you rephrase your question, with a little more "
             "detail?"
         ),
+        "suggest": " Meanwhile, this article might help: [1]",
         "queued": "I'm connecting you with a person. You are number {position} in the queue.",
         "eta": " The expected wait is about {minutes} min.",
         "offline": (
@@ -20,6 +21,7 @@ _NOTICES: dict[str, dict[str, str]] = {
     },
     "zh": {
         "clarify": "我不太确定是否理解了您的问题。能否换个说法，并提供更多细节？",
+        "suggest": "同时，这篇文章或许能帮到您：[1]",
         "queued": "正在为您转接人工客服。您目前排在第 {position} 位。",
         "eta": "预计等待约 {minutes} 分钟。",
         "offline": (

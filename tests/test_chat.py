@@ -44,6 +44,21 @@ def test_a_low_confidence_turn_asks_to_rephrase_then_hands_off_with_the_packet(c
     assert packet["attempts"][0]["question"] == DOUBTFUL[0]
 
 
+def test_asking_to_rephrase_offers_the_best_article_only_when_it_is_plausible(chat_settings):
+    # Every turn clarifies (threshold 0.999); the article is offered as a link, not as an answer,
+    # for an on-topic question, and nothing is offered for an off-topic one.
+    settings = chat_settings(handoff_threshold=0.999, suggest_threshold=0.2)
+    with TestClient(create_app(settings)) as client:
+        conversation_id, token = start(client)
+        (on_topic,) = _post(client, conversation_id, token, "a", ANSWERABLE)
+        conversation_id, token = start(client)
+        (off_topic,) = _post(client, conversation_id, token, "b", DOUBTFUL[0])
+    assert on_topic["confidence"] >= 0.2 and off_topic["confidence"] < 0.2
+    assert "rephrase" in on_topic["text"] and on_topic["text"].endswith("[1]")
+    assert [c["n"] for c in on_topic["citations"]] == [1] and on_topic["citations"][0]["url"]
+    assert "rephrase" in off_topic["text"] and off_topic["citations"] == []
+
+
 def test_the_bot_is_silent_with_an_agent_and_answers_again_after_resolve(chat_client):
     conversation_id, token = start(chat_client)
     chat_client.post(f"/api/conversations/{conversation_id}/handoff", headers=bearer(token))
