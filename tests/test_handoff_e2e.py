@@ -36,12 +36,16 @@ WAIT = 30_000  # ms: generous for a loaded CI machine; nothing here measures spe
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> Iterator[str]:
     # clarify_first off: the first low-confidence turn hands off instead of asking to rephrase.
+    # The threshold is set here, not taken from the shipped calibration (fitted for 5 % wrong
+    # answers on public data, where these kb_docs answers score 0.6-0.75 and the off-topic
+    # question under 0.1): this test is about the flow between the two parties.
     settings = Settings(
         data_dir=tmp_path_factory.mktemp("handoff"),
         kb_dir=KB_DIR,
         secret_key="k" * 32,
         business_hours="always",
         clarify_first=False,
+        handoff_threshold=0.4,
     )
     app = create_app(settings)
     with serve(app) as base_url:
