@@ -88,6 +88,7 @@ def live_server(tmp_path_factory) -> Iterator[str]:
         secret_key="k" * 32,
         business_hours="always",
         rate_limit_ip_per_minute=1000,  # every browser test comes from 127.0.0.1
+        handoff_threshold=0.0,  # the widget's behaviour, not the shipped calibration, is tested
     )
     with serve(create_app(settings)) as base_url:
         yield base_url
