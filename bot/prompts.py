@@ -50,7 +50,7 @@ def grounded_messages(hits: Sequence[Hit], question: str) -> list[BaseMessage]:
     passages = format_passages(hits) or "(no passages)"
     return [
         SystemMessage(GROUNDED_SYSTEM),
-        HumanMessage(f"{passages}\n\n{QUESTION_PREFIX}{' '.join(question.split())}"),
+        HumanMessage(f"{passages}\n\n{QUESTION_PREFIX}{_neutralize(' '.join(question.split()))}"),
     ]
 
 
