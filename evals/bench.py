@@ -26,9 +26,9 @@ from evals import metrics
 
 # The WebSocket turn uses the concurrency benchmark's server and event helpers, so both
 # measure the same thing the same way.
-from evals.bench_chat import _is_reply, _receive_until, _server, measure_concurrency
+from evals.bench_chat import is_reply, live_server, measure_concurrency, receive_until
 from evals.bench_index import measure_indexing
-from evals.bench_turn import KB_DIR, _questions, measure_turns
+from evals.bench_turn import KB_DIR, bench_questions, measure_turns
 
 CONCURRENCY = (100, 500, 1000)
 _WARM_UP = 10
@@ -38,10 +38,10 @@ _TURN_BOUND_S = 60  # a turn with no reply by then is counted, not waited for
 def measure_websocket(n: int = 100, *, kb_dir: Path = KB_DIR) -> dict[str, Any]:
     """One turn over the widget's WebSocket against the real server in a subprocess: send ->
     the company's reply, each question in a new conversation (so no handoff streak builds)."""
-    questions = _questions(kb_dir, n + _WARM_UP)
+    questions = bench_questions(kb_dir, n + _WARM_UP)
     with tempfile.TemporaryDirectory() as folder:
         data_dir = Path(folder)
-        with _server(data_dir, data_dir / "bench.db", kb_dir, data_dir / "server.log") as (
+        with live_server(data_dir, data_dir / "bench.db", kb_dir, data_dir / "server.log") as (
             base_url,
             _process,
         ):
@@ -70,11 +70,11 @@ async def _turn(client: httpx.AsyncClient, base_url: str, client_id: str, questi
     created = (await client.post("/api/conversations")).raise_for_status().json()
     url = f"{base_url.replace('http', 'ws', 1)}/ws/widget?token={created['token']}"
     async with websockets.connect(url) as ws:
-        await _receive_until(ws, lambda e: e["type"] == "state")
+        await receive_until(ws, lambda e: e["type"] == "state")
         message = {"type": "message", "client_id": client_id, "text": question}
         started = time.perf_counter()
         await ws.send(json.dumps(message))
-        await _receive_until(ws, _is_reply)
+        await receive_until(ws, is_reply)
         return (time.perf_counter() - started) * 1000
 
 

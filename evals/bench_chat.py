@@ -32,7 +32,7 @@ import psutil
 import websockets
 from sqlalchemy import create_engine, text
 
-from evals.bench_turn import KB_DIR, _questions
+from evals.bench_turn import KB_DIR, bench_questions
 from handoff.policy import Action, PolicyConfig, TurnFacts, decide
 
 _STARTUP_S = 600  # the first start indexes kb_docs
@@ -51,7 +51,7 @@ def measure_concurrency(
     with tempfile.TemporaryDirectory() as folder:
         data_dir = index_dir or Path(folder)
         database = Path(folder) / "bench.db"
-        with _server(data_dir, database, kb_dir, Path(folder) / "server.log") as (
+        with live_server(data_dir, database, kb_dir, Path(folder) / "server.log") as (
             base_url,
             process,
         ):
@@ -93,7 +93,7 @@ def measure_concurrency(
 def _plain_questions(kb_dir: Path) -> list[str]:
     # Questions the policy lets the bot answer whatever the score (no sensitive topic, no
     # request for a person), so that every message of the run expects an answer.
-    pool = _questions(kb_dir, _QUESTION_POOL)
+    pool = bench_questions(kb_dir, _QUESTION_POOL)
     config = PolicyConfig()
     return [q for q in pool if decide(TurnFacts(q, 1.0), config).action == Action.answer]
 
@@ -123,7 +123,7 @@ async def _converse(
         created = await _create(client, result)
         url = f"{base_url.replace('http', 'ws', 1)}/ws/widget?token={created['token']}"
         async with websockets.connect(url, open_timeout=_TURN_TIMEOUT_S, max_queue=None) as ws:
-            await _receive_until(ws, lambda e: e["type"] == "state")
+            await receive_until(ws, lambda e: e["type"] == "state")
             for j in range(count):
                 question = questions[(i * count + j) % len(questions)]
                 client_id = f"{i}-{j}"
@@ -132,7 +132,7 @@ async def _converse(
                     json.dumps({"type": "message", "client_id": client_id, "text": question})
                 )
                 result["sent"] += 1
-                events = await _receive_until(ws, _is_reply)
+                events = await receive_until(ws, is_reply)
                 result["latencies"].append(time.perf_counter() - started)
                 result["answered"] += 1
                 result["acked"] += any(
@@ -153,11 +153,11 @@ async def _create(client: httpx.AsyncClient, result: dict[str, Any]) -> dict[str
         return (await client.post("/api/conversations")).raise_for_status().json()
 
 
-def _is_reply(event: dict[str, Any]) -> bool:
+def is_reply(event: dict[str, Any]) -> bool:
     return event["type"] == "message" and event["role"] in ("bot", "system")
 
 
-async def _receive_until(ws: Any, predicate: Any) -> list[dict[str, Any]]:
+async def receive_until(ws: Any, predicate: Any) -> list[dict[str, Any]]:
     events = []
     async with asyncio.timeout(_TURN_TIMEOUT_S):
         while True:
@@ -201,7 +201,7 @@ def _free_port() -> int:
 
 
 @contextmanager
-def _server(data_dir: Path, database: Path, kb_dir: Path, log: Path):
+def live_server(data_dir: Path, database: Path, kb_dir: Path, log: Path):
     port = _free_port()
     env = {
         **os.environ,

@@ -34,7 +34,7 @@ _TEMPLATES = (
 _WARM_UP = 20
 
 
-def _questions(kb_dir: Path, count: int) -> list[str]:
+def bench_questions(kb_dir: Path, count: int) -> list[str]:
     """``count`` distinct questions built from the knowledge base's titles and headings."""
     topics = sorted(
         {
@@ -60,7 +60,7 @@ def _percentiles(samples_s: list[float]) -> dict[str, float]:
 
 
 def measure_turns(n: int = 200, *, kb_dir: Path = KB_DIR) -> dict:
-    questions = _questions(kb_dir, 2 * n + 2 * _WARM_UP)
+    questions = bench_questions(kb_dir, 2 * n + 2 * _WARM_UP)
     turn_questions, embed_questions = questions[:n], questions[n : 2 * n]
     warm_up = questions[2 * n :]
     with tempfile.TemporaryDirectory() as folder:
