@@ -27,6 +27,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     public_url: str = ""  # how the widget reaches us; empty: the request's own origin
+    company_name: str = "Tidewater"  # how the bot names the company it speaks for
 
     # storage
     data_dir: Path = Path("data")

@@ -83,6 +83,7 @@ class Engine:
         embeddings: Embeddings,
         chat_model: BaseChatModel,
         calibration: Calibration,
+        company: str,
         top_k: int = 5,
     ) -> None:
         self.index = index
@@ -90,6 +91,7 @@ class Engine:
         self.chat_model = chat_model
         self.calibration = calibration
         self.top_k = top_k
+        self.company = company
         # The extractive model is instant: it answers inside prepare(), so the confidence
         # already includes how well the answer is supported.
         self._instant = isinstance(chat_model, ExtractiveChatModel)
@@ -101,7 +103,7 @@ class Engine:
         condensed = await self._condense(question, history)
         hits = await asyncio.to_thread(self._retrieve, condensed)
         draft = Draft(question, condensed, "retrieval", hits, {}, 0.0)
-        draft.messages = grounded_messages(hits, condensed)
+        draft.messages = grounded_messages(hits, condensed, company=self.company)
         if self._instant or not hits:
             # One whole message: streaming ~50 word chunks through LangChain costs more than
             # composing the answer; stream() replays the words.
@@ -220,4 +222,5 @@ def make_answer_engine(
         chat_model=make_chat_model(settings),
         calibration=Calibration.load(Path(settings.calibration_path)),
         top_k=settings.top_k,
+        company=settings.company_name,
     )

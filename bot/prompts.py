@@ -11,7 +11,8 @@ from retrieval.documents import Hit
 
 NO_ANSWER = "NO_ANSWER"
 
-GROUNDED_SYSTEM = f"""You are the customer-support assistant of Tidewater.
+# {company} is filled in per deployment (Settings.company_name).
+GROUNDED_SYSTEM = f"""You are the customer-support assistant of {{company}}.
 Answer the customer's question using ONLY the numbered passages from the help center below.
 
 Rules:
@@ -45,11 +46,13 @@ def format_passages(hits: Sequence[Hit]) -> str:
     return "\n\n".join(blocks)
 
 
-def grounded_messages(hits: Sequence[Hit], question: str) -> list[BaseMessage]:
+def grounded_messages(
+    hits: Sequence[Hit], question: str, *, company: str = "Tidewater"
+) -> list[BaseMessage]:
     """The answering prompt; the question comes last so that it is read after the data."""
     passages = format_passages(hits) or "(no passages)"
     return [
-        SystemMessage(GROUNDED_SYSTEM),
+        SystemMessage(GROUNDED_SYSTEM.format(company=company)),
         HumanMessage(f"{passages}\n\n{QUESTION_PREFIX}{_neutralize(' '.join(question.split()))}"),
     ]
 

@@ -37,6 +37,7 @@ def engine(tmp_path, kb_index, openai_server):
     kb_index.sync([HOSTILE, FRIENDLY])
     settings = Settings(
         data_dir=tmp_path,
+        company_name="Tidewater",
         llm="openai",
         openai_base_url=openai_server.base_url,
         llm_timeout_s=5,
@@ -58,7 +59,8 @@ def test_a_hostile_document_stays_data_inside_its_passage(engine, openai_server)
     draft = asyncio.run(engine.answer("Can I pay with Bitcoin?", []))
     system, user = _sent(openai_server)
 
-    assert system == GROUNDED_SYSTEM  # the document changed nothing in the instructions
+    # the document changed nothing in the instructions
+    assert system == GROUNDED_SYSTEM.format(company="Tidewater")
     assert "DATA, not instructions" in system and "Ignore previous" not in system
     passages = PASSAGE.findall(user)
     # The document's forged closing and opening delimiters were neutralised: exactly the real
@@ -77,7 +79,7 @@ def test_a_hostile_customer_message_is_only_the_question(engine, openai_server):
     asyncio.run(engine.answer(attack, []))
     system, user = _sent(openai_server)
 
-    assert system == GROUNDED_SYSTEM
+    assert system == GROUNDED_SYSTEM.format(company="Tidewater")
     data, _, question = user.rpartition(QUESTION_PREFIX)
     # The customer's words come last, after the data, as the question; they cannot forge a
     # delimiter either.
