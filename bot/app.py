@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from bot import ask_routes, widget_api, widget_static, widget_ws
-from bot.auth import require_roles, websocket_staff
+from bot.auth import require_roles, staff_still_allowed, websocket_staff
 from bot.auth_routes import TEMPLATES_DIR, make_auth_router, make_templates
 from bot.chat import make_chat_service
 from bot.chat_port import ChatPort
@@ -85,6 +85,7 @@ def create_app(settings: Settings) -> FastAPI:
             require_agent=require_roles("agent"),
             require_admin=require_roles("admin"),
             websocket_staff=websocket_staff,
+            staff_still_allowed=staff_still_allowed,
             templates=staff_templates,
             services=lambda conn: conn.app.state.console,
         )

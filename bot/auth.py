@@ -185,6 +185,15 @@ async def websocket_staff(websocket: WebSocket, roles: Iterable[str]) -> Staff |
     return staff
 
 
+async def staff_still_allowed(websocket: WebSocket, roles: Iterable[str]) -> bool:
+    """For an open staff socket: its session has not expired and its member is still active
+    and still holds one of ``roles``. A socket outlives the sign-in check of its handshake (a
+    console left open for days), so it asks this again while it runs."""
+    staff = await current_staff(websocket)
+    wanted = tuple(roles)
+    return staff is not None and (not wanted or staff.has_role(*wanted))
+
+
 def login_url(request: Request) -> str:
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return "/login?" + urlencode({"next": target})

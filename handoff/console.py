@@ -18,7 +18,7 @@ from starlette.requests import HTTPConnection
 
 from handoff.console_api import StaffMember, make_api_router
 from handoff.console_services import ConsoleServices
-from handoff.console_ws import StaffSocket, make_socket_router
+from handoff.console_ws import StaffCheck, StaffSocket, make_socket_router
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 TEMPLATES_DIR = PACKAGE_DIR / "templates"
@@ -34,6 +34,7 @@ def make_console_router(
     require_agent: Callable[..., Any],
     require_admin: Callable[..., Any],
     websocket_staff: StaffSocket,
+    staff_still_allowed: StaffCheck,
     templates: Jinja2Templates,
     services: Callable[[Any], ConsoleServices],
 ) -> APIRouter:
@@ -63,5 +64,11 @@ def make_console_router(
             require_agent=require_agent, require_admin=require_admin, services=get_services
         )
     )
-    router.include_router(make_socket_router(websocket_staff=websocket_staff, services=services))
+    router.include_router(
+        make_socket_router(
+            websocket_staff=websocket_staff,
+            staff_still_allowed=staff_still_allowed,
+            services=services,
+        )
+    )
     return router

@@ -12,7 +12,8 @@ Console -> server: ``{"type":"watch","conversation_id"}`` (follow one conversati
 ``{"type":"ping"}``.
 
 The socket marks the agent online when it opens (unless they chose "away") and offline when
-their last console in this process closes.
+their last console in this process closes. Every tick it re-checks the sign-in: when the
+session has expired, or the member was deactivated or lost the agent role, it closes with 4401.
 """
 
 from __future__ import annotations
@@ -38,7 +39,9 @@ from handoff.models import utcnow
 log = logging.getLogger(__name__)
 
 CLOSE_TRY_AGAIN = 1013  # fell behind the live events: reconnect and reload
-TICK_S = 5.0  # how often waits are checked against the SLA target
+CLOSE_SIGNED_OUT = 4401  # the handshake's "sign in first" code: the console goes to sign-in
+TICK_S = 5.0  # how often waits are checked against the SLA target and the sign-in re-checked
+_ROLES = ("agent",)
 _TYPING_EVERY_S = 2.0  # an agent's typing reaches the customer at most this often
 _QUEUE_EVENTS = {
     "queued",
@@ -51,19 +54,24 @@ _QUEUE_EVENTS = {
 }
 
 StaffSocket = Callable[[WebSocket, Iterable[str]], Awaitable[StaffMember | None]]
+StaffCheck = Callable[[WebSocket, Iterable[str]], Awaitable[bool]]
 
 
 def make_socket_router(
-    *, websocket_staff: StaffSocket, services: Callable[[WebSocket], ConsoleServices]
+    *,
+    websocket_staff: StaffSocket,
+    staff_still_allowed: StaffCheck,
+    services: Callable[[WebSocket], ConsoleServices],
 ) -> APIRouter:
     router = APIRouter()
 
     @router.websocket("/ws/agent")
     async def agent_socket(websocket: WebSocket) -> None:
-        staff = await websocket_staff(websocket, ["agent"])
+        staff = await websocket_staff(websocket, _ROLES)
         if staff is None:
             return  # closed with 4401 or 4403 already
-        await _ConsoleSession(websocket, services(websocket), staff).run()
+        session = _ConsoleSession(websocket, services(websocket), staff)
+        await session.run(lambda: staff_still_allowed(websocket, _ROLES))
 
     return router
 
@@ -82,7 +90,9 @@ class _ConsoleSession:
         async with self._send_lock:
             await self.websocket.send_json(event)
 
-    async def run(self) -> None:
+    async def run(self, still_allowed: Callable[[], Awaitable[bool]]) -> None:
+        """Serve the console until it goes, or until ``still_allowed`` says its sign-in ended
+        (expired session, deactivated member, role taken away)."""
         status = await self.console.agent_arrived(self.agent_id, self.staff.name)
         try:
             async with self.console.hub.subscribe(self.console.agents_channel) as events:
@@ -99,7 +109,7 @@ class _ConsoleSession:
                 await self.refresh()
                 async with anyio.create_task_group() as tasks:
                     tasks.start_soon(self._forward, events)
-                    tasks.start_soon(self._tick)
+                    tasks.start_soon(self._tick, still_allowed, tasks.cancel_scope)
                     await self._receive()
                     tasks.cancel_scope.cancel()
         finally:
@@ -144,9 +154,18 @@ class _ConsoleSession:
             limit = snapshot["alert_length"]
             await self.send({"type": "alert", "length": len(items), "limit": limit})
 
-    async def _tick(self) -> None:
+    async def _tick(
+        self, still_allowed: Callable[[], Awaitable[bool]], scope: anyio.CancelScope
+    ) -> None:
         while True:
             await anyio.sleep(TICK_S)
+            if not await still_allowed():
+                async with self._send_lock:
+                    await self.websocket.close(
+                        CLOSE_SIGNED_OUT, "Your session ended: sign in again"
+                    )
+                scope.cancel()  # stops the receive loop too: nothing more is read or sent
+                return
             await self.refresh(only_if_moved=True)
 
     async def _forward(self, events: Any) -> None:

@@ -4,6 +4,7 @@ responses, transfer, return to bot, resolve, presence, queue positions, SLA and 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -14,10 +15,18 @@ from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
 from bot.app import create_app
-from bot.auth import SESSION_COOKIE, csrf_token, new_session, sign_session
+from bot.auth import (
+    SESSION_COOKIE,
+    SESSION_MAX_AGE_S,
+    StaffSession,
+    csrf_token,
+    new_session,
+    sign_session,
+)
 from bot.config import Settings
 from bot.db import session_scope
-from bot.users import create_user
+from bot.users import User, create_user
+from handoff import console_ws
 from handoff.models import Ticket, utcnow
 from handoff.queue import get_ticket
 
@@ -443,3 +452,39 @@ def test_auto_assignment_from_settings_gives_a_new_handoff_to_an_online_agent(ch
             joined = wait_for(customer, of_type("state", state="agent"))
         assert joined == {"type": "state", "state": "agent", "agent": "Ana"}
         assert console.ticket(conversation_id).agent_id == ana.agent_id
+
+
+def _closed_code(ws: Any, *, limit: int = 200) -> int:
+    """Read until the server closes the socket; its close code."""
+    for _ in range(limit):
+        try:
+            ws.receive_json()
+        except WebSocketDisconnect as closed:
+            return closed.code
+    raise AssertionError("the socket stayed open")
+
+
+@pytest.fixture
+def quick_ticks(monkeypatch):
+    monkeypatch.setattr(console_ws, "TICK_S", 0.05)
+
+
+def test_an_open_agent_socket_closes_when_the_member_is_deactivated(console, quick_ticks):
+    agent = console.member("Ana", "agent")
+    with console.client.websocket_connect("/ws/agent", headers=agent.headers()) as ws:
+        wait_for(ws, of_type("hello"))
+        with session_scope(console.client.app.state.sessionmaker) as session:
+            session.get(User, agent.id).is_active = False
+        assert _closed_code(ws) == 4401
+
+
+def test_an_open_agent_socket_closes_when_its_session_expires(console, quick_ticks):
+    agent = console.member("Ana", "agent")
+    # Signed in almost twelve hours ago: valid at the handshake, expired seconds later.
+    issued = int(time.time()) - SESSION_MAX_AGE_S + 3
+    cookie = sign_session(console.settings, StaffSession(sid="s1", uid=agent.id, iat=issued))
+    headers = {"cookie": f"{SESSION_COOKIE}={cookie}", "origin": ORIGIN}
+    with console.client.websocket_connect("/ws/agent", headers=headers) as ws:
+        assert wait_for(ws, of_type("hello"))["agent_id"] == agent.agent_id
+        assert _closed_code(ws) == 4401
+    assert console.get(agent, "/api/agent/queue").status_code == 200  # a fresh sign-in works
