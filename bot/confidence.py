@@ -33,6 +33,10 @@ def _passage_terms(hit: Hit) -> frozenset[str]:
     return term_set(" ".join((hit.title, *hit.heading_path, hit.text)))
 
 
+def _heading_terms(hit: Hit) -> frozenset[str]:
+    return term_set(" ".join((hit.title, *hit.heading_path)))
+
+
 def _generator_terms(hit: Hit) -> frozenset[str]:
     # The generator reads the whole section around the hit (small-to-big), so an answer is
     # supported by what it was given, not only by the matching chunk.
@@ -62,6 +66,11 @@ def _citation_signals(hits: Sequence[Hit], query: frozenset[str], answer: str) -
     cited = hits[i]
     coverages = [overlap(query, _passage_terms(h)) for h in hits]
     rival = max((c for j, c in enumerate(coverages) if j != i), default=0.0)
+    # A question about the page's subject names it: the title and headings of the cited
+    # passage against the best of the others. A related page that lacks the answer tends to
+    # share the question's words in its text but not in its title.
+    titles = [overlap(query, _heading_terms(h)) for h in hits]
+    title_rival = max((c for j, c in enumerate(titles) if j != i), default=0.0)
     fused_1, fused_2 = _top_two([h.score for h in hits])
     sentences = [overlap(query, term_set(s)) for s in split_sentences(cited.passage)]
     return {
@@ -71,6 +80,8 @@ def _citation_signals(hits: Sequence[Hit], query: frozenset[str], answer: str) -
         "score_lead": (fused_1 - fused_2) / fused_1 if fused_1 > 0 else 0.0,
         # The answer sits in one place: the best single sentence's share of the question terms.
         "sentence_coverage": max(sentences, default=0.0),
+        "title_coverage": titles[i],
+        "title_lead": (1 + titles[i] - title_rival) / 2,
     }
 
 
@@ -83,7 +94,7 @@ def signals(hits: Sequence[Hit], question: str, answer: str) -> dict[str, float]
     names = (
         "dense_top dense_margin bm25_top bm25_margin same_top dense_rank_of_top "
         "bm25_rank_of_top coverage support answer_overlap cited_top cited_dense coverage_lead "
-        "score_lead sentence_coverage"
+        "score_lead sentence_coverage title_coverage title_lead"
     ).split()
     if not hits:
         return dict.fromkeys(names, 0.0)

@@ -26,6 +26,11 @@ from evals.deployment import Result, deploy, fingerprint
 
 FOLDS = 5
 SEED = 0
+# Inverse regularisation strength. With ~150 products of ~17 signals and a few hundred
+# questions per set, C=1 overfits: averaged over five cross-validation seeds, C=0.1 gave the
+# same or better resolution on both shared sets, a lower calibration error, and half the spread
+# between seeds.
+REGULARISATION_C = 0.1
 
 
 def fit(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
@@ -36,7 +41,7 @@ def fit(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
         return np.zeros(X.shape[1]), float(np.log(rate / (1 - rate)))
     mean, scale = X.mean(axis=0), X.std(axis=0)
     scale[scale == 0] = 1.0
-    model = LogisticRegression(C=1.0, max_iter=10_000).fit((X - mean) / scale, y)
+    model = LogisticRegression(C=REGULARISATION_C, max_iter=10_000).fit((X - mean) / scale, y)
     weights = model.coef_[0] / scale
     return weights, float(model.intercept_[0] - weights @ mean)
 
