@@ -5,6 +5,8 @@ the size (read in a stream and cut off at the limit, so a huge or endless body c
 HTML is sanitised. A sitemap may only point at pages on its own host. Unless allowed, no
 request (the first or a redirect) goes to a host that resolves to a loopback, private,
 link-local or reserved address: an editor must not make the server reach its own network.
+The check is made where the connection is opened, on the very addresses it connects to, so a
+DNS answer that changes after a first lookup (DNS rebinding) cannot slip past it.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
+import httpcore
 import httpx
 
 from retrieval.documents import Document
@@ -37,6 +40,10 @@ _SITEMAP_TYPES = ("application/xml", "text/xml")
 _LOC = re.compile(r"<loc>\s*(.*?)\s*</loc>", re.I | re.S)
 _SLUG = re.compile(r"[^a-z0-9]+")
 _PARALLEL = 4  # pages fetched at once from one sitemap
+
+
+class _NotPublic(Exception):
+    """A host that resolves to an address the importer must not reach."""
 
 
 class FetchError(Exception):
@@ -77,10 +84,15 @@ class Importer:
         return docs, [r for r in results if isinstance(r, FetchError)]
 
     def _client(self) -> httpx.AsyncClient:
-        # The hook runs before every request httpx sends, redirects included.
+        # The hook runs before every request httpx sends, redirects included, and also covers a
+        # proxy from the environment (there the proxy, not our backend, opens the connection).
         hooks = {"request": [] if self.allow_private else [_refuse_private]}
         return httpx.AsyncClient(
-            timeout=self.timeout_s, follow_redirects=True, max_redirects=5, event_hooks=hooks
+            timeout=self.timeout_s,
+            follow_redirects=True,
+            max_redirects=5,
+            event_hooks=hooks,
+            transport=None if self.allow_private else _PublicOnlyTransport(),
         )
 
     async def _page(self, client: httpx.AsyncClient, url: str) -> Document:
@@ -133,6 +145,8 @@ class Importer:
                         raise FetchError(url, f"larger than the {self.max_bytes} byte limit")
                 charset = response.charset_encoding or "utf-8"
                 return kind, charset, bytes(body), str(response.url)
+        except _NotPublic as exc:
+            raise FetchError(url, f"{exc}; ALLHOURS_IMPORT_ALLOW_PRIVATE=true allows it") from exc
         except httpx.TimeoutException as exc:
             raise FetchError(url, f"timed out after {self.timeout_s:g} s") from exc
         except httpx.HTTPError as exc:
@@ -147,23 +161,62 @@ def _checked(url: str) -> str:
     return url
 
 
-async def _refuse_private(request: httpx.Request) -> None:
-    """Refuse a host any of whose addresses is not public. (A DNS answer that changes between
-    this check and the connection is not caught; a pinned resolver would be.)"""
-    url, host = str(request.url), request.url.host
+async def _public_address(host: str, port: int) -> str:
+    """The address to connect to for ``host``, if every address it resolves to is public."""
     try:
-        infos = await asyncio.get_running_loop().getaddrinfo(
-            host, request.url.port or 443, type=socket.SOCK_STREAM
-        )
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except OSError as exc:
-        raise FetchError(url, f"cannot resolve {host}") from exc
+        raise _NotPublic(f"cannot resolve {host}") from exc
     for *_, sockaddr in infos:
         address = ipaddress.ip_address(str(sockaddr[0]).split("%")[0])
         if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
             address = address.ipv4_mapped
         if not address.is_global or address.is_multicast:
-            reason = f"{host} is a private or reserved address ({address})"
-            raise FetchError(url, f"{reason}; ALLHOURS_IMPORT_ALLOW_PRIVATE=true allows it")
+            raise _NotPublic(f"{host} is a private or reserved address ({address})")
+    return str(infos[0][4][0])
+
+
+async def _refuse_private(request: httpx.Request) -> None:
+    """Refuse a request to a host that is not public before anything is sent."""
+    await _public_address(request.url.host, request.url.port or 443)
+
+
+class _PublicOnlyBackend(httpcore.AsyncNetworkBackend):
+    """Opens TCP connections only to public addresses: it resolves the host itself, checks
+    every address, and connects to a checked one (TLS still names the host, for SNI and the
+    certificate)."""
+
+    def __init__(self) -> None:
+        self._backend = httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options=None,
+    ) -> httpcore.AsyncNetworkStream:
+        address = await _public_address(host, port)
+        return await self._backend.connect_tcp(
+            address, port, timeout, local_address, socket_options
+        )
+
+    async def connect_unix_socket(self, path, timeout=None, socket_options=None):
+        raise _NotPublic("the importer does not open Unix sockets")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._backend.sleep(seconds)
+
+
+class _PublicOnlyTransport(httpx.AsyncHTTPTransport):
+    def __init__(self) -> None:
+        super().__init__()
+        # httpx takes no network backend, so the pool it built is replaced by the same kind of
+        # pool on ours (tests/test_importer.py checks that it is the one that connects).
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=httpx.create_ssl_context(), network_backend=_PublicOnlyBackend()
+        )
 
 
 def _name(url: str) -> str:

@@ -167,3 +167,24 @@ def test_by_default_private_addresses_are_refused_before_any_request(url, monkey
     monkeypatch.setattr(socket.socket, "connect", no_connection)
     with pytest.raises(FetchError, match="private or reserved address"):
         asyncio.run(Importer().fetch_page(url))
+
+
+def test_a_host_that_rebinds_to_a_private_address_after_the_first_lookup_is_refused(
+    site, monkeypatch
+):
+    # DNS is the edge faked here: the first answer for the name is public, every later one
+    # is the test site's loopback address (the classic rebinding attack on a check-then-fetch).
+    real = asyncio.base_events.BaseEventLoop.getaddrinfo
+    answers = []
+
+    async def rebinding(self, host, port, *args, **kwargs):
+        if host != "help.rebind.example":
+            return await real(self, host, port, *args, **kwargs)
+        answers.append("93.184.216.34" if not answers else "127.0.0.1")
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (answers[-1], port))]
+
+    monkeypatch.setattr(asyncio.base_events.BaseEventLoop, "getaddrinfo", rebinding)
+    port = site.rsplit(":", 1)[1]
+    with pytest.raises(FetchError, match=r"private or reserved address \(127\.0\.0\.1\)"):
+        asyncio.run(Importer().fetch_page(f"http://help.rebind.example:{port}/help/shipping"))
+    assert answers == ["93.184.216.34", "127.0.0.1"]  # checked, then checked again on connect
