@@ -23,7 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
 from bot.config import Settings
-from bot.users import ROLES, get_user
+from bot.users import ROLES, get_user, sign_in_is_open
 
 SESSION_COOKIE = "allhours_staff"
 SESSION_MAX_AGE_S = 12 * 3600  # one long shift; then sign in again
@@ -127,7 +127,7 @@ async def current_staff(conn: HTTPConnection) -> Staff | None:
     session = read_session(settings, conn.cookies.get(SESSION_COOKIE))
     if session is None or session.uid is None:
         return None
-    user = await run_in_threadpool(_load_user, sessions, session.uid)
+    user = await run_in_threadpool(_load_user, sessions, session.uid, session.sid)
     if user is None:
         return None
     user_id, name, email, roles = user
@@ -204,9 +204,12 @@ def _serializer(settings: Settings) -> URLSafeSerializer:
 
 
 def _load_user(
-    sessions: sessionmaker[Session], user_id: int
+    sessions: sessionmaker[Session], user_id: int, sid: str
 ) -> tuple[int, str, str, frozenset[str]] | None:
+    """The member of an open sign-in, if they are active."""
     with sessions() as session:
+        if not sign_in_is_open(session=session, sid=sid, user_id=user_id):
+            return None
         user = get_user(session=session, user_id=user_id)
         if user is None or not user.is_active:
             return None

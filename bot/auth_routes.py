@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
@@ -19,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from bot.auth import (
     CSRF_FIELD,
     SESSION_COOKIE,
+    SESSION_MAX_AGE_S,
     app_services,
     check_csrf,
     clear_session_cookie,
@@ -29,7 +31,7 @@ from bot.auth import (
     set_session_cookie,
 )
 from bot.db import session_scope
-from bot.users import authenticate, normalize_email
+from bot.users import authenticate, close_sign_in, normalize_email, open_sign_in
 
 LOCKOUT_FAILURES = 10
 LOCKOUT_WINDOW_S = 15 * 60
@@ -138,7 +140,9 @@ def make_auth_router(
             minutes = round(limiter.window_s / 60)
             error = f"Too many failed sign-ins. Please try again in {minutes} minutes."
             return render_form(request, status=429, error=error, email=email, next_=next)
-        user = await run_in_threadpool(_check_password, sessions, email, password)
+        # A new session id at sign-in, so a session planted before it is worth nothing.
+        signed_in = new_session()
+        user = await run_in_threadpool(_sign_in, sessions, email, password, signed_in.sid)
         if user is None:
             limiter.record_failure(key)
             error = "Wrong email or password."
@@ -146,18 +150,18 @@ def make_auth_router(
         limiter.reset(key)
         user_id, roles = user
         response = RedirectResponse(_safe_next(next) or _home(roles), status_code=303)
-        # A new session id at sign-in, so a session planted before it is worth nothing.
-        set_session_cookie(response, settings, new_session(user_id))
+        set_session_cookie(response, settings, replace(signed_in, uid=user_id))
         return response
 
     @router.post("/logout", include_in_schema=False)
     async def logout(request: Request, csrf_token: FormField = "") -> Response:
-        settings, _ = app_services(request)
+        settings, sessions = app_services(request)
         session = read_session(settings, request.cookies.get(SESSION_COOKIE))
         submitted = request.headers.get("X-CSRF-Token") or csrf_token
         if session is not None and session.uid is not None:
             if not check_csrf(settings, session, submitted):
                 return Response("CSRF token missing or wrong", status_code=403)
+            await run_in_threadpool(_sign_out, sessions, session.sid)
         response = RedirectResponse("/login", status_code=303)
         clear_session_cookie(response, settings)
         return response
@@ -165,12 +169,21 @@ def make_auth_router(
     return router
 
 
-def _check_password(
-    sessions: sessionmaker[Session], email: str, password: str
+def _sign_in(
+    sessions: sessionmaker[Session], email: str, password: str, sid: str
 ) -> tuple[int, frozenset[str]] | None:
+    """Check the password and, when it is right, open the sign-in ``sid``."""
     with session_scope(sessions) as session:
         user = authenticate(session=session, email=email, password=password)
-        return None if user is None else (user.id, user.role_set)
+        if user is None:
+            return None
+        open_sign_in(session=session, sid=sid, user_id=user.id, max_age_s=SESSION_MAX_AGE_S)
+        return user.id, user.role_set
+
+
+def _sign_out(sessions: sessionmaker[Session], sid: str) -> None:
+    with session_scope(sessions) as session:
+        close_sign_in(session=session, sid=sid)
 
 
 def _safe_next(target: str) -> str:

@@ -1,14 +1,14 @@
-"""Staff users (agents, editors, admins): the table, password hashing and the crud functions."""
+"""Staff users (agents, editors, admins): the tables, password hashing and the crud functions."""
 
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
-from sqlalchemy import String, func, select
+from sqlalchemy import DateTime, ForeignKey, String, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -41,6 +41,36 @@ class User(Base):
     @property
     def role_set(self) -> frozenset[str]:
         return frozenset(self.roles.split())
+
+
+class SignIn(Base):
+    """An open staff sign-in. The session cookie is signed, but only a cookie whose sign-in is
+    still here is honoured: signing out deletes it, so a copied cookie dies with the logout."""
+
+    __tablename__ = "staff_sign_ins"
+
+    sid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=lambda: datetime.now(UTC)
+    )
+
+
+def open_sign_in(*, session: Session, sid: str, user_id: int, max_age_s: float) -> None:
+    """Record a sign-in; sign-ins older than ``max_age_s`` (expired anyway) are dropped."""
+    horizon = datetime.now(UTC) - timedelta(seconds=max_age_s)
+    session.execute(delete(SignIn).where(SignIn.created_at < horizon))
+    session.add(SignIn(sid=sid, user_id=user_id))
+    session.flush()
+
+
+def close_sign_in(*, session: Session, sid: str) -> None:
+    session.execute(delete(SignIn).where(SignIn.sid == sid))
+
+
+def sign_in_is_open(*, session: Session, sid: str, user_id: int) -> bool:
+    found = session.get(SignIn, sid)
+    return found is not None and found.user_id == user_id
 
 
 def hash_password(password: str) -> str:

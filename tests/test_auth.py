@@ -25,7 +25,7 @@ from bot.auth_routes import TEMPLATES_DIR, LoginLimiter, make_auth_router, make_
 from bot.config import Settings
 from bot.db import make_engine, make_sessionmaker, session_scope
 from bot.models import Base
-from bot.users import create_user, get_user_by_email
+from bot.users import create_user, get_user_by_email, open_sign_in
 
 PASSWORD = "correct horse battery"
 ORIGIN = {"origin": "http://testserver"}
@@ -156,6 +156,7 @@ def test_a_tampered_cookie_is_rejected(client):
 def test_an_expired_session_is_rejected(client, settings, app):
     with session_scope(app.state.sessionmaker) as session:
         user_id = get_user_by_email(session=session, email="ana@example.com").id
+        open_sign_in(session=session, sid="s1", user_id=user_id, max_age_s=SESSION_MAX_AGE_S)
     now = int(time.time())
     fresh = StaffSession(sid="s1", uid=user_id, iat=now - SESSION_MAX_AGE_S + 60)
     client.cookies.set(SESSION_COOKIE, sign_session(settings, fresh))
@@ -239,6 +240,16 @@ def test_sign_out_needs_the_csrf_token_and_ends_the_session(client):
     response = client.post("/logout", data={"csrf_token": token}, follow_redirects=False)
     assert response.status_code == 303 and response.headers["location"] == "/login"
     assert client.get("/agent", headers=JSON).status_code == 401
+
+
+def test_a_copied_cookie_is_worth_nothing_after_sign_out(client):
+    sign_in(client, "ana@example.com")
+    stolen = client.cookies.get(SESSION_COOKIE)
+    token = _token(client.get("/agent").text)
+    client.post("/logout", data={"csrf_token": token}, follow_redirects=False)
+    client.cookies.set(SESSION_COOKIE, stolen)  # still signed and young, but signed out
+    assert client.get("/agent", headers=JSON).status_code == 401
+    assert _close_code(client, ORIGIN) == 4401
 
 
 def test_ten_failures_lock_out_that_email_from_that_address(client):

@@ -25,7 +25,7 @@ from bot.auth import (
 )
 from bot.config import Settings
 from bot.db import session_scope
-from bot.users import User, create_user
+from bot.users import User, create_user, open_sign_in
 from handoff import console_ws
 from handoff.models import Ticket, utcnow
 from handoff.queue import get_ticket
@@ -57,16 +57,20 @@ class Console:
         self.client, self.settings = client, settings
 
     def member(self, name: str, *roles: str) -> Member:
-        with session_scope(self.client.app.state.sessionmaker) as session:
-            user = create_user(
-                session=session,
+        with session_scope(self.client.app.state.sessionmaker) as db:
+            user_id = create_user(
+                session=db,
                 email=f"{name.lower()}@example.com",
                 name=name,
                 password="a long password",
                 roles=roles,
-            )
-            user_id = user.id
-        session = new_session(user_id)
+            ).id
+        return self.signed_in(user_id, name, new_session(user_id))
+
+    def signed_in(self, user_id: int, name: str, session: StaffSession) -> Member:
+        """The member with ``session`` opened as a sign-in, as the login form opens it."""
+        with session_scope(self.client.app.state.sessionmaker) as db:
+            open_sign_in(session=db, sid=session.sid, user_id=user_id, max_age_s=SESSION_MAX_AGE_S)
         cookie = sign_session(self.settings, session)
         return Member(user_id, name, cookie, csrf_token(self.settings, session.sid))
 
@@ -478,13 +482,21 @@ def test_an_open_agent_socket_closes_when_the_member_is_deactivated(console, qui
         assert _closed_code(ws) == 4401
 
 
+def test_an_open_agent_socket_closes_when_its_member_signs_out(console, quick_ticks):
+    agent = console.member("Ana", "agent")
+    with console.client.websocket_connect("/ws/agent", headers=agent.headers()) as ws:
+        wait_for(ws, of_type("hello"))
+        signed_out = console.send(agent, "POST", "/logout", follow_redirects=False)
+        assert signed_out.status_code == 303
+        assert _closed_code(ws) == 4401
+
+
 def test_an_open_agent_socket_closes_when_its_session_expires(console, quick_ticks):
     agent = console.member("Ana", "agent")
     # Signed in almost twelve hours ago: valid at the handshake, expired seconds later.
     issued = int(time.time()) - SESSION_MAX_AGE_S + 3
-    cookie = sign_session(console.settings, StaffSession(sid="s1", uid=agent.id, iat=issued))
-    headers = {"cookie": f"{SESSION_COOKIE}={cookie}", "origin": ORIGIN}
-    with console.client.websocket_connect("/ws/agent", headers=headers) as ws:
+    old = console.signed_in(agent.id, "Ana", StaffSession(sid="s1", uid=agent.id, iat=issued))
+    with console.client.websocket_connect("/ws/agent", headers=old.headers()) as ws:
         assert wait_for(ws, of_type("hello"))["agent_id"] == agent.agent_id
         assert _closed_code(ws) == 4401
     assert console.get(agent, "/api/agent/queue").status_code == 200  # a fresh sign-in works
