@@ -39,8 +39,9 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 EVALDATA ?= ../shared/evaldata
+EVALSETS ?= $(wildcard $(EVALDATA)/*/questions.jsonl) evals/tidewater/questions.jsonl
 eval: $(STAMP)
-	for ds in $(EVALDATA)/*/questions.jsonl; do \
+	for ds in $(EVALSETS); do \
 	  name=$$(basename $$(dirname $$ds)); \
 	  $(BIN)/allhours-eval run --dataset $$(dirname $$ds) --out reports/$$name || exit 1; \
 	done
