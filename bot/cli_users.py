@@ -1,4 +1,4 @@
-"""``allhours users ...``: create staff accounts from the command line."""
+"""``allhours users ...``: create, deactivate and reactivate staff accounts."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from bot.config import Settings
 from bot.db import make_engine, make_sessionmaker, session_scope
 from bot.migrations import upgrade_database
-from bot.users import MIN_PASSWORD_CHARS, ROLES, UserError, create_user, has_admin
+from bot.users import MIN_PASSWORD_CHARS, ROLES, UserError, create_user, has_admin, set_active
 
 DEMO_ADMIN_EMAIL = "admin@localhost"
 
@@ -51,6 +51,31 @@ def create(
                 session=session, email=email, name=name, password=password, roles=roles
             )
             click.echo(f"Created {user.email} ({', '.join(sorted(user.role_set))}).")
+    except UserError as error:
+        raise click.ClickException(str(error)) from error
+
+
+@users.command("deactivate")
+@click.argument("email")
+@click.pass_context
+def deactivate(ctx: click.Context, email: str) -> None:
+    """Stop a member signing in; their open sessions and consoles end now."""
+    _set_active(ctx, email, active=False)
+
+
+@users.command("reactivate")
+@click.argument("email")
+@click.pass_context
+def reactivate(ctx: click.Context, email: str) -> None:
+    """Let a deactivated member sign in again."""
+    _set_active(ctx, email, active=True)
+
+
+def _set_active(ctx: click.Context, email: str, *, active: bool) -> None:
+    try:
+        with _session(ctx) as session:
+            user = set_active(session=session, email=email, active=active)
+            click.echo(f"{user.email} is {'active' if active else 'deactivated'}.")
     except UserError as error:
         raise click.ClickException(str(error)) from error
 

@@ -68,6 +68,19 @@ def close_sign_in(*, session: Session, sid: str) -> None:
     session.execute(delete(SignIn).where(SignIn.sid == sid))
 
 
+def set_active(*, session: Session, email: str, active: bool) -> User:
+    """Let a member sign in again, or stop them: deactivating also closes their open sign-ins
+    (and so, within a few seconds, their open consoles)."""
+    user = get_user_by_email(session=session, email=email)
+    if user is None:
+        raise UserError(f"no user with email {normalize_email(email)}")
+    user.is_active = active
+    if not active:
+        session.execute(delete(SignIn).where(SignIn.user_id == user.id))
+    session.flush()
+    return user
+
+
 def sign_in_is_open(*, session: Session, sid: str, user_id: int) -> bool:
     found = session.get(SignIn, sid)
     return found is not None and found.user_id == user_id

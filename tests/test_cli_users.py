@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.cli_users import users
 from bot.config import Settings
 from bot.db import make_engine, make_sessionmaker, session_scope
-from bot.users import authenticate, get_user_by_email
+from bot.users import authenticate, get_user_by_email, open_sign_in, sign_in_is_open
 
 PASSWORD = "correct horse battery"
 
@@ -79,3 +79,23 @@ def test_demo_admin_is_not_made_when_an_admin_exists(run):
     result = run("demo-admin")
     assert result.exit_code == 0 and "exists already" in result.output
     assert "password" not in result.output
+
+
+def test_deactivate_stops_sign_in_and_closes_open_sign_ins(run, sessions):
+    args = ["create", "--email", "ana@example.com", "--name", "Ana", "--role", "agent"]
+    assert run(*args, "--password", PASSWORD).exit_code == 0
+    with session_scope(sessions) as session:
+        user_id = get_user_by_email(session=session, email="ana@example.com").id
+        open_sign_in(session=session, sid="laptop", user_id=user_id, max_age_s=3600)
+
+    result = run("deactivate", "ANA@example.com")
+    assert result.exit_code == 0 and "ana@example.com is deactivated" in result.output
+    with session_scope(sessions) as session:
+        assert not sign_in_is_open(session=session, sid="laptop", user_id=user_id)
+        assert authenticate(session=session, email="ana@example.com", password=PASSWORD) is None
+
+    assert run("reactivate", "ana@example.com").exit_code == 0
+    with session_scope(sessions) as session:
+        assert authenticate(session=session, email="ana@example.com", password=PASSWORD)
+    unknown = run("deactivate", "nobody@example.com")
+    assert unknown.exit_code != 0 and "no user with email nobody@example.com" in unknown.output
