@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
@@ -31,56 +32,52 @@ from bot.auth import (
     set_session_cookie,
 )
 from bot.db import session_scope
-from bot.users import authenticate, close_sign_in, normalize_email, open_sign_in
+from bot.users import FailedSignIn, authenticate, close_sign_in, normalize_email, open_sign_in
 
 LOCKOUT_FAILURES = 10
 LOCKOUT_WINDOW_S = 15 * 60
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
-_MAX_TRACKED_KEYS = 10_000
 
 FormField = Annotated[str, Form()]
 
 
 class LoginLimiter:
-    """Counts failed sign-ins per (email, IP) over a sliding window, in this process's memory.
-
-    With several server processes each keeps its own count, so an attacker gets the limit once
-    per process; a restart forgets it. Enough to stop password guessing from one address.
-    """
+    """Counts failed sign-ins per (email, IP) over a sliding window, in the database: every
+    server process shares the count, and a restart keeps it."""
 
     def __init__(
         self,
         *,
         max_failures: int = LOCKOUT_FAILURES,
         window_s: float = LOCKOUT_WINDOW_S,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.max_failures = max_failures
         self.window_s = window_s
         self._clock = clock
-        self._failures: dict[tuple[str, str], deque[float]] = {}
 
-    def is_locked(self, key: tuple[str, str]) -> bool:
-        return len(self._recent(key)) >= self.max_failures
+    def is_locked(self, session: Session, key: tuple[str, str]) -> bool:
+        recent = (
+            select(func.count())
+            .select_from(FailedSignIn)
+            .where(FailedSignIn.key == _hashed(key), FailedSignIn.at > self._horizon())
+        )
+        return session.scalar(recent) >= self.max_failures
 
-    def record_failure(self, key: tuple[str, str]) -> None:
-        if len(self._failures) >= _MAX_TRACKED_KEYS:
-            self._forget_stale()
-        self._recent(key).append(self._clock())
+    def record_failure(self, session: Session, key: tuple[str, str]) -> None:
+        # Failures past the window count for nobody: dropping them keeps the table small.
+        session.execute(delete(FailedSignIn).where(FailedSignIn.at <= self._horizon()))
+        session.add(FailedSignIn(key=_hashed(key), at=self._clock()))
 
-    def reset(self, key: tuple[str, str]) -> None:
-        self._failures.pop(key, None)
+    def reset(self, session: Session, key: tuple[str, str]) -> None:
+        session.execute(delete(FailedSignIn).where(FailedSignIn.key == _hashed(key)))
 
-    def _recent(self, key: tuple[str, str]) -> deque[float]:
-        times = self._failures.setdefault(key, deque())
-        while times and times[0] <= self._clock() - self.window_s:
-            times.popleft()
-        return times
+    def _horizon(self) -> float:
+        return self._clock() - self.window_s
 
-    def _forget_stale(self) -> None:
-        horizon = self._clock() - self.window_s
-        for key in [k for k, times in self._failures.items() if not times or times[-1] <= horizon]:
-            del self._failures[key]
+
+def _hashed(key: tuple[str, str]) -> str:
+    return hashlib.sha256("\n".join(key).encode()).hexdigest()
 
 
 def make_templates(*dirs: Path) -> Jinja2Templates:
@@ -136,19 +133,17 @@ def make_auth_router(
             error = "This sign-in form has expired. Please try again."
             return render_form(request, status=403, error=error, email=email, next_=next)
         key = (normalize_email(email), request.client.host if request.client else "")
-        if limiter.is_locked(key):
+        # A new session id at sign-in, so a session planted before it is worth nothing.
+        signed_in = new_session()
+        outcome = await run_in_threadpool(_sign_in, sessions, limiter, key, password, signed_in.sid)
+        if outcome == "locked":
             minutes = round(limiter.window_s / 60)
             error = f"Too many failed sign-ins. Please try again in {minutes} minutes."
             return render_form(request, status=429, error=error, email=email, next_=next)
-        # A new session id at sign-in, so a session planted before it is worth nothing.
-        signed_in = new_session()
-        user = await run_in_threadpool(_sign_in, sessions, email, password, signed_in.sid)
-        if user is None:
-            limiter.record_failure(key)
+        if outcome is None:
             error = "Wrong email or password."
             return render_form(request, status=401, error=error, email=email, next_=next)
-        limiter.reset(key)
-        user_id, roles = user
+        user_id, roles = outcome
         response = RedirectResponse(_safe_next(next) or _home(roles), status_code=303)
         set_session_cookie(response, settings, replace(signed_in, uid=user_id))
         return response
@@ -170,13 +165,22 @@ def make_auth_router(
 
 
 def _sign_in(
-    sessions: sessionmaker[Session], email: str, password: str, sid: str
-) -> tuple[int, frozenset[str]] | None:
-    """Check the password and, when it is right, open the sign-in ``sid``."""
+    sessions: sessionmaker[Session],
+    limiter: LoginLimiter,
+    key: tuple[str, str],
+    password: str,
+    sid: str,
+) -> tuple[int, frozenset[str]] | Literal["locked"] | None:
+    """Unless ``key`` (email, address) is locked out, check the password and, when it is
+    right, open the sign-in ``sid``; a wrong one counts towards the lockout."""
     with session_scope(sessions) as session:
-        user = authenticate(session=session, email=email, password=password)
+        if limiter.is_locked(session, key):
+            return "locked"
+        user = authenticate(session=session, email=key[0], password=password)
         if user is None:
+            limiter.record_failure(session, key)
             return None
+        limiter.reset(session, key)
         open_sign_in(session=session, sid=sid, user_id=user.id, max_age_s=SESSION_MAX_AGE_S)
         return user.id, user.role_set
 

@@ -8,7 +8,7 @@ from functools import cache
 
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
-from sqlalchemy import DateTime, ForeignKey, String, delete, func, select
+from sqlalchemy import DateTime, Float, ForeignKey, String, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -54,6 +54,18 @@ class SignIn(Base):
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=lambda: datetime.now(UTC)
     )
+
+
+class FailedSignIn(Base):
+    """One failed sign-in, kept for the lockout window. In the database, so every server
+    process and a restart see the same count. ``key`` is a hash of the email and the client
+    address: the table holds no address book of who tried what."""
+
+    __tablename__ = "staff_failed_sign_ins"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[float] = mapped_column(Float, index=True)  # Unix seconds
 
 
 def open_sign_in(*, session: Session, sid: str, user_id: int, max_age_s: float) -> None:

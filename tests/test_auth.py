@@ -34,8 +34,9 @@ PAGE = {"accept": "text/html,application/xhtml+xml"}
 STATIC_DIR = TEMPLATES_DIR.parent / "static"
 
 
-def make_app(settings: Settings) -> FastAPI:
-    """A small staff app: the sign-in router, an agent page, two agent actions, a socket."""
+def make_app(settings: Settings, *, with_users: bool = True) -> FastAPI:
+    """A small staff app: the sign-in router, an agent page, two agent actions, a socket;
+    ``with_users`` adds the three staff members to its database."""
     engine = make_engine(settings.sqlalchemy_url)
     Base.metadata.create_all(engine)
     app = FastAPI()
@@ -66,6 +67,8 @@ def make_app(settings: Settings) -> FastAPI:
             await websocket.send_json({"hello": staff.name})
             await websocket.close()
 
+    if not with_users:
+        return app
     with session_scope(app.state.sessionmaker) as session:
         for email, name, roles in [
             ("ana@example.com", "Ana <script>alert(1)</script>", ("agent",)),
@@ -260,16 +263,30 @@ def test_ten_failures_lock_out_that_email_from_that_address(client):
     assert sign_in(client, "eve@example.com").status_code == 303
 
 
-def test_the_limiter_forgets_failures_after_its_window():
+def test_the_limiter_forgets_failures_after_its_window(app):
     now = [1000.0]
     limiter = LoginLimiter(max_failures=2, window_s=60, clock=lambda: now[0])
     key = ("ana@example.com", "10.0.0.1")
-    limiter.record_failure(key)
-    limiter.record_failure(key)
-    assert limiter.is_locked(key)
-    assert not limiter.is_locked(("ana@example.com", "10.0.0.2"))
-    now[0] += 61
-    assert not limiter.is_locked(key)
+    with session_scope(app.state.sessionmaker) as session:
+        limiter.record_failure(session, key)
+        limiter.record_failure(session, key)
+        assert limiter.is_locked(session, key)
+        assert not limiter.is_locked(session, ("ana@example.com", "10.0.0.2"))
+        now[0] += 61
+        assert not limiter.is_locked(session, key)
+
+
+def test_the_lockout_holds_in_every_server_process_and_after_a_restart(settings, client):
+    for _ in range(10):
+        assert sign_in(client, "ana@example.com", "wrong password!").status_code == 401
+    # A second process, or the same one restarted: a new app on the same database.
+    other = make_app(settings, with_users=False)
+    try:
+        with TestClient(other) as second:
+            locked = sign_in(second, "ana@example.com")
+            assert locked.status_code == 429
+    finally:
+        other.state.database.dispose()
 
 
 def _close_code(client: TestClient, headers: dict[str, str]) -> int | dict:

@@ -1,4 +1,4 @@
-"""staff sign-ins (server-side, so signing out revokes a session)
+"""staff sign-ins (server-side, so signing out revokes a session) and failed sign-ins
 
 Revision ID: b3c1f2a9d4e5
 Revises: 89098ded77d8
@@ -30,10 +30,24 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("staff_sign_ins", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_staff_sign_ins_user_id"), ["user_id"], unique=False)
+    op.create_table(
+        "staff_failed_sign_ins",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("key", sa.String(length=64), nullable=False),
+        sa.Column("at", sa.Float(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("staff_failed_sign_ins", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_staff_failed_sign_ins_key"), ["key"], unique=False)
+        batch_op.create_index(batch_op.f("ix_staff_failed_sign_ins_at"), ["at"], unique=False)
 
 
 def downgrade() -> None:
     """Downgrade schema."""
+    with op.batch_alter_table("staff_failed_sign_ins", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_staff_failed_sign_ins_at"))
+        batch_op.drop_index(batch_op.f("ix_staff_failed_sign_ins_key"))
+    op.drop_table("staff_failed_sign_ins")
     with op.batch_alter_table("staff_sign_ins", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_staff_sign_ins_user_id"))
     op.drop_table("staff_sign_ins")
