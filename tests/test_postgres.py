@@ -1,0 +1,121 @@
+"""The at-scale database, for real: the app's migrations, a customer's chat, staff sign-in,
+the claim race and a server restart, on a PostgreSQL server started for these tests."""
+
+import re
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine
+from sqlalchemy.orm import sessionmaker
+
+from bot.app import create_app
+from bot.db import session_scope
+from bot.users import create_user
+from handoff.models import Base as HandoffBase
+from handoff.queue import claim, get_ticket, open_handoff
+from handoff.states import State
+from tests.postgres import Postgres, binary, postgres_server
+from tests.widget_app import ANSWERABLE, ANSWERABLE_TOO, bearer, start
+
+T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[Postgres]:
+    if binary("initdb") is None:
+        pytest.skip("PostgreSQL is not installed (make test installs it)")
+    with postgres_server() as server:
+        yield server
+
+
+@pytest.fixture
+def app_client(postgres, chat_settings) -> Iterator[TestClient]:
+    settings = chat_settings(database_url=postgres.new_database())
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
+def _send(client, conversation_id, token, client_id, text):
+    path = f"/api/conversations/{conversation_id}/messages"
+    return client.post(path, json={"client_id": client_id, "text": text}, headers=bearer(token))
+
+
+def _seqs(client, conversation_id, token) -> list[int]:
+    path = f"/api/conversations/{conversation_id}/messages"
+    return [m["seq"] for m in client.get(path, headers=bearer(token)).json()]
+
+
+def test_a_chat_survives_a_postgresql_restart(postgres, app_client):
+    conversation_id, token = start(app_client)
+    assert _send(app_client, conversation_id, token, "a", ANSWERABLE).status_code == 201
+    postgres.restart()  # every pooled connection is now dead
+    again = _send(app_client, conversation_id, token, "b", ANSWERABLE_TOO)
+    assert again.status_code == 201 and again.json()["replies"]
+    assert _seqs(app_client, conversation_id, token) == [1, 2, 3, 4]
+    resent = _send(app_client, conversation_id, token, "b", ANSWERABLE_TOO)
+    assert resent.status_code == 200 and resent.json()["duplicate"] is True
+
+
+def test_staff_sign_in_sign_out_and_lockout_on_postgresql(app_client):
+    with session_scope(app_client.app.state.sessionmaker) as session:
+        create_user(
+            session=session, email="ana@example.com", name="Ana", password="p" * 12, roles=["agent"]
+        )
+
+    def sign_in(password: str):
+        form = app_client.get("/login").text
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+        data = {"email": "ana@example.com", "password": password, "csrf_token": token}
+        return app_client.post("/login", data=data, follow_redirects=False)
+
+    assert sign_in("p" * 12).status_code == 303
+    queue = app_client.get("/api/agent/queue")
+    assert queue.status_code == 200
+    csrf = re.search(r'name="csrf-token" content="([^"]+)"', app_client.get("/agent").text)
+    app_client.post("/logout", headers={"X-CSRF-Token": csrf.group(1)}, follow_redirects=False)
+    assert app_client.get("/api/agent/queue").status_code == 401
+    for _ in range(10):
+        assert sign_in("wrong password").status_code == 401
+    assert sign_in("p" * 12).status_code == 429
+
+
+def test_concurrent_claims_have_exactly_one_winner_on_postgresql(postgres):
+    engine = create_engine(postgres.new_database(), pool_size=10)
+    HandoffBase.metadata.create_all(engine)
+    sessions = sessionmaker(engine, expire_on_commit=False)
+    try:
+        with sessions() as setup:
+            open_handoff(
+                session=setup,
+                conversation_id="c1",
+                reason="requested",
+                priority=50,
+                packet={"goal": "help"},
+                now=T0,
+            )
+        claimers = 8
+        barrier = threading.Barrier(claimers)
+        results: dict[str, bool] = {}
+
+        def attempt(agent_id: str) -> None:
+            with sessions() as own:
+                barrier.wait()
+                results[agent_id] = claim(
+                    session=own, conversation_id="c1", agent_id=agent_id, now=T0
+                )
+
+        threads = [threading.Thread(target=attempt, args=(f"agent{i}",)) for i in range(claimers)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        winners = [agent for agent, won in results.items() if won]
+        assert len(results) == claimers and len(winners) == 1
+        with sessions() as check:
+            ticket = get_ticket(session=check, conversation_id="c1")
+            assert (ticket.state, ticket.agent_id) == (State.agent, winners[0])
+    finally:
+        engine.dispose()
