@@ -220,11 +220,9 @@ class ChatService:
         self, conversation_id: str, context: Context, draft: Draft, decision: Decision
     ) -> MessagePublic:
         """Ask to rephrase; offer the best article as a link when it is plausibly related."""
-        text = notice(context.lang, "clarify")
         suggested = draft.hits[:1] if draft.confidence >= self.settings.suggest_threshold else []
         citations = [asdict(citation) for citation in cite("[1]", suggested)]
-        if citations:
-            text += notice(context.lang, "suggest")
+        text = notice(context.lang, "suggest" if citations else "clarify")
         return await self.store(
             conversation_id, "bot", text, citations=citations, **_scored(draft, decision)
         )

@@ -8,7 +8,12 @@ _NOTICES: dict[str, dict[str, str]] = {
             "I'm not sure I understood. Could you rephrase your question, with a little more "
             "detail?"
         ),
-        "suggest": " Meanwhile, this article might help: [1]",
+        # Said instead of "clarify" when an article looks related: the question may well have
+        # been clear, so the bot says it is unsure of its answer, not of the question.
+        "suggest": (
+            "I'm not sure enough to answer that myself, but this article looks closest: [1] "
+            "If it doesn't cover your question, could you rephrase it with a little more detail?"
+        ),
         "queued": "I'm connecting you with a person. You are number {position} in the queue.",
         "eta": " The expected wait is about {minutes} min.",
         "offline": (
@@ -21,7 +26,10 @@ _NOTICES: dict[str, dict[str, str]] = {
     },
     "zh": {
         "clarify": "我不太确定是否理解了您的问题。能否换个说法，并提供更多细节？",
-        "suggest": "同时，这篇文章或许能帮到您：[1]",
+        "suggest": (
+            "我没有足够把握直接回答，但这篇文章最相关：[1] "
+            "如果它没有解答您的问题，能否换个说法并提供更多细节？"
+        ),
         "queued": "正在为您转接人工客服。您目前排在第 {position} 位。",
         "eta": "预计等待约 {minutes} 分钟。",
         "offline": (
