@@ -463,7 +463,9 @@ def test_axe_finds_no_serious_violations_and_screenshot(tab: Tab) -> None:
 
 
 def test_small_screen_360px(chromium: Browser, live_server: str) -> None:
-    context = chromium.new_context(viewport={"width": 360, "height": 740})
+    # Reduced motion: the panel's opening animation (0.18 s) can outlast a 20 ms answer, and
+    # the layout is measured once it has settled.
+    context = chromium.new_context(viewport={"width": 360, "height": 740}, reduced_motion="reduce")
     try:
         tab = Tab(context, live_server).open()
         tab.ask(QUESTION)
