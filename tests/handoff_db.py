@@ -1,14 +1,20 @@
 """A real SQLite file in tmp_path with handoff's own tables, for the handoff tests. The
 engine is built here: handoff (and its tests) never import bot."""
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from handoff.models import Base
+from handoff.queue import claim, get_ticket, open_handoff
+from handoff.states import State
+
+T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 
 
 def _wal(dbapi_connection, _record):
@@ -29,3 +35,35 @@ def temp_sessions(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
         yield sessionmaker(engine, expire_on_commit=False)
     finally:
         engine.dispose()
+
+
+def assert_one_claim_wins(sessions: sessionmaker[Session], claimers: int = 8) -> None:
+    """Agents claim one queued conversation at the same instant, each in its own session:
+    exactly one wins, and the ticket is theirs."""
+    with sessions() as setup:
+        open_handoff(
+            session=setup,
+            conversation_id="c1",
+            reason="requested",
+            priority=50,
+            packet={"goal": "help"},
+            now=T0,
+        )
+    barrier = threading.Barrier(claimers)
+    results: dict[str, bool] = {}
+
+    def attempt(agent_id: str) -> None:
+        with sessions() as own:
+            barrier.wait()
+            results[agent_id] = claim(session=own, conversation_id="c1", agent_id=agent_id, now=T0)
+
+    threads = [threading.Thread(target=attempt, args=(f"agent{i}",)) for i in range(claimers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    winners = [agent for agent, won in results.items() if won]
+    assert len(results) == claimers and len(winners) == 1
+    with sessions() as check:
+        ticket = get_ticket(session=check, conversation_id="c1")
+        assert (ticket.state, ticket.agent_id) == (State.agent, winners[0])

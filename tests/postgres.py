@@ -7,7 +7,6 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -15,6 +14,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
+
+from tests.net import free_port
 
 
 def binary(name: str) -> str | None:
@@ -60,18 +61,12 @@ class Postgres:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{name}"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @contextmanager
 def postgres_server() -> Iterator[Postgres]:
     folder = Path(tempfile.mkdtemp(prefix="allhours-pg-"))
     if os.geteuid() == 0:
         shutil.chown(folder, "postgres", "postgres")
-    server = Postgres(folder, _free_port())
+    server = Postgres(folder, free_port())
     try:
         server.init()
         server.start()

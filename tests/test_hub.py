@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from bot.app import create_app
 from bot.config import Settings
 from bot.hub import AGENTS, HubOverflow, InMemoryHub, RedisHub, conversation_channel, make_hub
+from tests.net import free_port
 from tests.widget_app import ANSWERABLE, bearer, receive_until, start
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
@@ -20,17 +21,11 @@ def anyio_backend():
     return "asyncio"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def redis_url(tmp_path_factory):
     if not shutil.which(REDIS_SERVER):
         pytest.skip("redis-server is not installed")
-    port = _free_port()
+    port = free_port()
     folder = tmp_path_factory.mktemp("redis")
     server = subprocess.Popen(
         [REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", folder],

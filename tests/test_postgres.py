@@ -2,9 +2,7 @@
 the claim race and a server restart, on a PostgreSQL server started for these tests."""
 
 import re
-import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
@@ -15,12 +13,9 @@ from bot.app import create_app
 from bot.db import session_scope
 from bot.users import create_user
 from handoff.models import Base as HandoffBase
-from handoff.queue import claim, get_ticket, open_handoff
-from handoff.states import State
+from tests.handoff_db import assert_one_claim_wins
 from tests.postgres import Postgres, binary, postgres_server
 from tests.widget_app import ANSWERABLE, ANSWERABLE_TOO, bearer, start
-
-T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
@@ -85,37 +80,7 @@ def test_staff_sign_in_sign_out_and_lockout_on_postgresql(app_client):
 def test_concurrent_claims_have_exactly_one_winner_on_postgresql(postgres):
     engine = create_engine(postgres.new_database(), pool_size=10)
     HandoffBase.metadata.create_all(engine)
-    sessions = sessionmaker(engine, expire_on_commit=False)
     try:
-        with sessions() as setup:
-            open_handoff(
-                session=setup,
-                conversation_id="c1",
-                reason="requested",
-                priority=50,
-                packet={"goal": "help"},
-                now=T0,
-            )
-        claimers = 8
-        barrier = threading.Barrier(claimers)
-        results: dict[str, bool] = {}
-
-        def attempt(agent_id: str) -> None:
-            with sessions() as own:
-                barrier.wait()
-                results[agent_id] = claim(
-                    session=own, conversation_id="c1", agent_id=agent_id, now=T0
-                )
-
-        threads = [threading.Thread(target=attempt, args=(f"agent{i}",)) for i in range(claimers)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        winners = [agent for agent, won in results.items() if won]
-        assert len(results) == claimers and len(winners) == 1
-        with sessions() as check:
-            ticket = get_ticket(session=check, conversation_id="c1")
-            assert (ticket.state, ticket.agent_id) == (State.agent, winners[0])
+        assert_one_claim_wins(sessionmaker(engine, expire_on_commit=False))
     finally:
         engine.dispose()

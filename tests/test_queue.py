@@ -1,5 +1,4 @@
-import threading
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
@@ -16,9 +15,7 @@ from handoff.queue import (
     transfer,
 )
 from handoff.states import IllegalTransition, State
-from tests.handoff_db import temp_sessions
-
-T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+from tests.handoff_db import T0, assert_one_claim_wins, temp_sessions
 
 
 @pytest.fixture
@@ -78,27 +75,7 @@ def test_claim_fails_when_not_queued(session):
 
 
 def test_concurrent_claims_have_exactly_one_winner(sessions):
-    with sessions() as setup:
-        queue_one(setup)
-    claimers = 8
-    barrier = threading.Barrier(claimers)
-    results: dict[str, bool] = {}
-
-    def attempt(agent_id):
-        with sessions() as own:
-            barrier.wait()
-            results[agent_id] = claim(session=own, conversation_id="c1", agent_id=agent_id, now=T0)
-
-    threads = [threading.Thread(target=attempt, args=(f"agent{i}",)) for i in range(claimers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    winners = [agent for agent, won in results.items() if won]
-    assert len(results) == claimers and len(winners) == 1
-    with sessions() as check:
-        ticket = get_ticket(session=check, conversation_id="c1")
-        assert (ticket.state, ticket.agent_id) == (State.agent, winners[0])
+    assert_one_claim_wins(sessions)
 
 
 def test_customer_cancels_while_queued(session):
