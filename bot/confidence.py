@@ -29,18 +29,9 @@ def _top_two(values: list[float]) -> tuple[float, float]:
     return ranked[0], ranked[1]
 
 
-def _passage_terms(hit: Hit) -> frozenset[str]:
-    return term_set(" ".join((hit.title, *hit.heading_path, hit.text)))
-
-
-def _heading_terms(hit: Hit) -> frozenset[str]:
-    return term_set(" ".join((hit.title, *hit.heading_path)))
-
-
-def _generator_terms(hit: Hit) -> frozenset[str]:
-    # The generator reads the whole section around the hit (small-to-big), so an answer is
-    # supported by what it was given, not only by the matching chunk.
-    return term_set(" ".join((hit.title, *hit.heading_path, hit.passage)))
+def _terms(hit: Hit, body: str = "") -> frozenset[str]:
+    """The terms of the hit's title and headings, and of ``body`` (its chunk or section)."""
+    return term_set(" ".join((hit.title, *hit.heading_path, body)))
 
 
 def _answer_support(answer: str, passages: frozenset[str]) -> float:
@@ -64,12 +55,12 @@ def _citation_signals(hits: Sequence[Hit], query: frozenset[str], answer: str) -
     # say whether the cited passage is the one that matches the question best, and by how much.
     i = _cited_index(answer, len(hits))
     cited = hits[i]
-    coverages = [overlap(query, _passage_terms(h)) for h in hits]
+    coverages = [overlap(query, _terms(h, h.text)) for h in hits]
     rival = max((c for j, c in enumerate(coverages) if j != i), default=0.0)
     # A question about the page's subject names it: the title and headings of the cited
     # passage against the best of the others. A related page that lacks the answer tends to
     # share the question's words in its text but not in its title.
-    titles = [overlap(query, _heading_terms(h)) for h in hits]
+    titles = [overlap(query, _terms(h)) for h in hits]
     title_rival = max((c for j, c in enumerate(titles) if j != i), default=0.0)
     fused_1, fused_2 = _top_two([h.score for h in hits])
     sentences = [overlap(query, term_set(s)) for s in split_sentences(cited.passage)]
@@ -106,7 +97,9 @@ def signals(hits: Sequence[Hit], question: str, answer: str) -> dict[str, float]
     bm25_best = max(hits, key=lambda h: -1.0 if h.bm25_score is None else h.bm25_score)
     top = hits[0]
     query = term_set(question)
-    passages = frozenset().union(*(_generator_terms(h) for h in hits))
+    # The generator reads the whole section around each hit (small-to-big), so an answer is
+    # supported by what it was given, not only by the matching chunk.
+    passages = frozenset().union(*(_terms(h, h.passage) for h in hits))
     answer = answer or top.text
     return {
         "dense_top": max(dense_1, 0.0),
@@ -116,7 +109,7 @@ def signals(hits: Sequence[Hit], question: str, answer: str) -> dict[str, float]
         "same_top": float(bool(dense and bm25) and dense_best.doc_id == bm25_best.doc_id),
         "dense_rank_of_top": 1 / top.dense_rank if top.dense_rank else 0.0,
         "bm25_rank_of_top": 1 / top.bm25_rank if top.bm25_rank else 0.0,
-        "coverage": overlap(query, _passage_terms(top)),
+        "coverage": overlap(query, _terms(top, top.text)),
         "support": _answer_support(answer, passages),
         "answer_overlap": overlap(query, term_set(strip_markers(answer))),
         **_citation_signals(hits, query, answer),
