@@ -14,17 +14,20 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
-from bot import ask_routes, widget_api, widget_static, widget_ws
-from bot.auth import require_roles, staff_still_allowed, websocket_staff
-from bot.auth_routes import TEMPLATES_DIR, make_auth_router, make_templates
-from bot.chat import make_chat_service
-from bot.chat_port import ChatPort
+from bot import ask_routes
+from bot.answering.engine import make_answer_engine, make_embeddings_for, open_index
+from bot.answering.turns import answer_turn, make_policy
+from bot.chat.hub import AGENTS, conversation_channel
+from bot.chat.port import ChatPort
+from bot.chat.service import make_chat_service
 from bot.config import Settings
 from bot.db import make_engine, make_sessionmaker
-from bot.engine import make_answer_engine, make_embeddings_for, open_index
-from bot.hub import AGENTS, conversation_channel
 from bot.migrations import upgrade_database
-from bot.turns import answer_turn, make_policy
+from bot.staff.auth import require_roles, staff_still_allowed, websocket_staff
+from bot.staff.routes import TEMPLATES_DIR, make_auth_router, make_templates
+from bot.widget import api as widget_api
+from bot.widget import static as widget_static
+from bot.widget import ws as widget_ws
 from handoff.console import TEMPLATES_DIR as CONSOLE_TEMPLATES
 from handoff.console import make_console_router
 from handoff.console_services import ConsoleServices

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException
 
+from bot.answering.llms import LLMError
+from bot.answering.schemas import AskPublic, AskRequest
+from bot.answering.turns import answer_turn
 from bot.deps import EngineDep, PolicyDep, SettingsDep
-from bot.llms import LLMError
-from bot.schemas import AskPublic, AskRequest
-from bot.turns import answer_turn
 
 router = APIRouter()
 

@@ -11,14 +11,14 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
-from bot.cli_users import users
+from bot.answering.engine import Engine, Turn, make_answer_engine, make_embeddings_for, open_index
+from bot.answering.llms import LLMError
+from bot.answering.schemas import AskPublic
+from bot.answering.turns import Outcome, answer_turn, make_policy
 from bot.config import Settings
 from bot.db import make_engine, make_sessionmaker
-from bot.engine import Engine, Turn, make_answer_engine, make_embeddings_for, open_index
-from bot.llms import LLMError
 from bot.migrations import upgrade_database
-from bot.schemas import AskPublic
-from bot.turns import Outcome, answer_turn, make_policy
+from bot.staff.cli import users
 from retrieval.publishing import Publisher
 
 

@@ -49,7 +49,7 @@ class Settings(BaseSettings):
 
     # retrieval and answering
     top_k: int = Field(default=5, ge=1, le=20)
-    calibration_path: Path = _PACKAGE_DIR / "calibration.json"
+    calibration_path: Path = _PACKAGE_DIR / "answering" / "calibration.json"
     handoff_threshold: float | None = Field(default=None, ge=0, le=1)  # None: from calibration
     clarify_first: bool = True
     # When the bot asks to rephrase, it still offers its best article as a link (not as an

@@ -6,8 +6,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from bot.answering.engine import Engine
 from bot.config import Settings
-from bot.engine import Engine
 from handoff.policy import PolicyConfig
 
 

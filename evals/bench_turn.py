@@ -18,8 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bot.answering.engine import make_answer_engine, make_embeddings_for, open_index
 from bot.config import Settings
-from bot.engine import make_answer_engine, make_embeddings_for, open_index
 from retrieval.loaders import load_folder
 
 KB_DIR = Path(__file__).resolve().parent.parent / "kb_docs"

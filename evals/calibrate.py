@@ -19,7 +19,7 @@ from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedGroupKFold
 
-from bot.confidence import feature_value
+from bot.answering.confidence import feature_value
 from bot.config import Settings
 from evals import metrics
 from evals.deployment import Result, deploy, fingerprint

@@ -65,7 +65,9 @@ def run(dataset: Path, out: Path) -> None:
 
 @main.command()
 @click.option("--dataset", "datasets", multiple=True, required=True, type=_DATASET_DIR)
-@click.option("--out", default=Path("bot/calibration.json"), type=click.Path(path_type=Path))
+@click.option(
+    "--out", default=Path("bot/answering/calibration.json"), type=click.Path(path_type=Path)
+)
 @click.option("--max-wrong-rate", default=0.05, type=click.FloatRange(0, 1), show_default=True)
 def calibrate(datasets: tuple[Path, ...], out: Path, max_wrong_rate: float) -> None:
     """Fit how the signals combine into the confidence and pick the threshold (out-of-fold)."""

@@ -2,7 +2,7 @@
 
 The same settings as the server (environment, ``.env``) except the data folder, which is a
 temporary one, and the knowledge base, which is the dataset's ``kb/``. Every question goes
-through ``bot.turns.answer_turn``: the engine and the handoff policy of the widget.
+through ``bot.answering.turns.answer_turn``: the engine and the handoff policy of the widget.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from bot.answering.engine import Draft, Engine, make_answer_engine, make_embeddings_for, open_index
+from bot.answering.turns import Outcome, answer_turn, decide_turn, make_policy
 from bot.config import Settings
-from bot.engine import Draft, Engine, make_answer_engine, make_embeddings_for, open_index
-from bot.turns import Outcome, answer_turn, decide_turn, make_policy
 from evals import metrics
 from evals.datasets import load_dataset
 from handoff.policy import Decision, PolicyConfig

@@ -24,8 +24,8 @@ from evals.deployment import Deployment, Result, deploy, fingerprint
 from evals.retrieval import compare_retrievers
 
 _SHIPPED = (
-    "The shipped calibration (`bot/calibration.json`) was not fitted on this dataset: these "
-    "are its confidences and decisions exactly as the server makes them."
+    "The shipped calibration (`bot/answering/calibration.json`) was not fitted on this dataset: "
+    "these are its confidences and decisions exactly as the server makes them."
 )
 _OUT_OF_FOLD = (
     "The shipped calibration was fitted on this dataset, so its own confidences would flatter "

@@ -4,9 +4,9 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
+from bot.answering.prompts import NO_ANSWER
 from bot.app import create_app
 from bot.config import Settings
-from bot.prompts import NO_ANSWER
 from tests.conftest import KB_DIR
 
 

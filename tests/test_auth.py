@@ -11,7 +11,10 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
-from bot.auth import (
+from bot.chat.models import Base
+from bot.config import Settings
+from bot.db import make_engine, make_sessionmaker, session_scope
+from bot.staff.auth import (
     SESSION_COOKIE,
     SESSION_MAX_AGE_S,
     Staff,
@@ -21,11 +24,8 @@ from bot.auth import (
     sign_session,
     websocket_staff,
 )
-from bot.auth_routes import TEMPLATES_DIR, LoginLimiter, make_auth_router, make_templates
-from bot.config import Settings
-from bot.db import make_engine, make_sessionmaker, session_scope
-from bot.models import Base
-from bot.users import create_user, get_user_by_email, open_sign_in
+from bot.staff.routes import TEMPLATES_DIR, LoginLimiter, make_auth_router, make_templates
+from bot.staff.users import create_user, get_user_by_email, open_sign_in
 
 PASSWORD = "correct horse battery"
 ORIGIN = {"origin": "http://testserver"}

@@ -7,9 +7,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from bot.answering.prompts import NO_ANSWER
 from bot.app import create_app
-from bot.models import Message
-from bot.prompts import NO_ANSWER
+from bot.chat.models import Message
 from handoff import queue
 from tests.widget_app import ANSWERABLE, ANSWERABLE_TOO, bearer, receive_until, start
 

@@ -5,10 +5,10 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.cli_users import users
 from bot.config import Settings
 from bot.db import make_engine, make_sessionmaker, session_scope
-from bot.users import authenticate, get_user_by_email, open_sign_in, sign_in_is_open
+from bot.staff.cli import users
+from bot.staff.users import authenticate, get_user_by_email, open_sign_in, sign_in_is_open
 
 PASSWORD = "correct horse battery"
 

@@ -1,6 +1,11 @@
 import pytest
 
-from bot.condense import condense_question, is_follow_up, last_customer_text, salient_terms
+from bot.answering.condense import (
+    condense_question,
+    is_follow_up,
+    last_customer_text,
+    salient_terms,
+)
 
 HISTORY = [
     ("customer", "How do I reset my password?"),

@@ -15,7 +15,9 @@ from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
 from bot.app import create_app
-from bot.auth import (
+from bot.config import Settings
+from bot.db import session_scope
+from bot.staff.auth import (
     SESSION_COOKIE,
     SESSION_MAX_AGE_S,
     StaffSession,
@@ -23,9 +25,7 @@ from bot.auth import (
     new_session,
     sign_session,
 )
-from bot.config import Settings
-from bot.db import session_scope
-from bot.users import User, create_user, open_sign_in
+from bot.staff.users import User, create_user, open_sign_in
 from handoff import console_ws
 from handoff.models import Ticket, utcnow
 from handoff.queue import get_ticket

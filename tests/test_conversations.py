@@ -3,10 +3,10 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import func, inspect, select
 
-from bot import conversations as crud
+from bot.chat import conversations as crud
+from bot.chat.models import Feedback, Message
 from bot.db import make_engine, make_sessionmaker
 from bot.migrations import upgrade_database
-from bot.models import Feedback, Message
 
 XSS = ["<img src=x onerror=alert(1)>", "[x](javascript:alert(1))"]
 

@@ -9,15 +9,15 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from bot.answering.engine import make_answer_engine
+from bot.answering.turns import answer_turn, make_policy
 from bot.app import create_app
-from bot.auth import require_roles
-from bot.auth_routes import make_auth_router, make_templates
+from bot.chat.models import Base as BotBase
 from bot.config import Settings
 from bot.db import make_engine, make_sessionmaker, session_scope
-from bot.engine import make_answer_engine
-from bot.models import Base as BotBase
-from bot.turns import answer_turn, make_policy
-from bot.users import create_user
+from bot.staff.auth import require_roles
+from bot.staff.routes import make_auth_router, make_templates
+from bot.staff.users import create_user
 from retrieval.editor import make_editor_router
 from retrieval.importer import Importer
 from retrieval.index import KnowledgeIndex

@@ -15,7 +15,7 @@ from playwright.sync_api import Browser, Page, expect
 from bot.app import create_app
 from bot.config import Settings
 from bot.db import session_scope
-from bot.users import create_user
+from bot.staff.users import create_user
 from tests.browser import AXE, serve, widget
 
 pytestmark = pytest.mark.browser

@@ -3,11 +3,11 @@ import re
 
 import pytest
 
+from bot.answering.engine import Engine, make_answer_engine
+from bot.answering.llms import LLMError
+from bot.answering.prompts import CONDENSE_SYSTEM, NO_ANSWER
+from bot.answering.terms import split_sentences, strip_markers
 from bot.config import Settings
-from bot.engine import Engine, make_answer_engine
-from bot.llms import LLMError
-from bot.prompts import CONDENSE_SYSTEM, NO_ANSWER
-from bot.terms import split_sentences, strip_markers
 from retrieval.loaders import load_folder
 from tests.conftest import KB_DIR
 

@@ -1,8 +1,8 @@
 import asyncio
 
-from bot.extractive import MAX_WORDS, ExtractiveChatModel, compose_answer, read_prompt
-from bot.prompts import NO_ANSWER, grounded_messages
-from bot.terms import split_sentences, strip_markers
+from bot.answering.extractive import MAX_WORDS, ExtractiveChatModel, compose_answer, read_prompt
+from bot.answering.prompts import NO_ANSWER, grounded_messages
+from bot.answering.terms import split_sentences, strip_markers
 from retrieval.documents import Hit
 
 

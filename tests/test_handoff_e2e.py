@@ -18,7 +18,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 from bot.app import create_app
 from bot.config import Settings
 from bot.db import session_scope
-from bot.users import create_user
+from bot.staff.users import create_user
 from tests.browser import AXE, save_screenshot, serve, stored_conversation, widget
 from tests.conftest import KB_DIR
 

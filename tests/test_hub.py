@@ -8,8 +8,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from bot.app import create_app
+from bot.chat.hub import AGENTS, HubOverflow, InMemoryHub, RedisHub, conversation_channel, make_hub
 from bot.config import Settings
-from bot.hub import AGENTS, HubOverflow, InMemoryHub, RedisHub, conversation_channel, make_hub
 from tests.net import free_port
 from tests.widget_app import ANSWERABLE, bearer, receive_until, start
 

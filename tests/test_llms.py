@@ -4,10 +4,10 @@ import socket
 import pytest
 from langchain_core.messages import HumanMessage
 
+from bot.answering.extractive import ExtractiveChatModel
+from bot.answering.llms import LLMError, invoke_text, make_chat_model, stream_text
+from bot.answering.prompts import NO_ANSWER
 from bot.config import Settings
-from bot.extractive import ExtractiveChatModel
-from bot.llms import LLMError, invoke_text, make_chat_model, stream_text
-from bot.prompts import NO_ANSWER
 
 MESSAGES = [HumanMessage("How do I reset my password?")]
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import sessionmaker
 
 from bot.app import create_app
 from bot.db import session_scope
-from bot.users import create_user
+from bot.staff.users import create_user
 from handoff.models import Base as HandoffBase
 from tests.handoff_db import assert_one_claim_wins
 from tests.postgres import Postgres, binary, postgres_server

@@ -7,9 +7,9 @@ import asyncio
 
 import pytest
 
+from bot.answering.engine import make_answer_engine
+from bot.answering.prompts import GROUNDED_SYSTEM, PASSAGE, QUESTION_PREFIX
 from bot.config import Settings
-from bot.engine import make_answer_engine
-from bot.prompts import GROUNDED_SYSTEM, PASSAGE, QUESTION_PREFIX
 from retrieval.documents import Document
 
 HOSTILE = Document(

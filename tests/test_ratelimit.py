@@ -1,6 +1,6 @@
 import pytest
 
-from bot.ratelimit import RateLimited, RateLimiter, SlidingWindow
+from bot.chat.ratelimit import RateLimited, RateLimiter, SlidingWindow
 
 
 class Clock:

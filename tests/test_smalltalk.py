@@ -1,6 +1,6 @@
 import pytest
 
-from bot.smalltalk import SmallTalk, classify_smalltalk, reply_to_smalltalk
+from bot.answering.smalltalk import SmallTalk, classify_smalltalk, reply_to_smalltalk
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,7 @@
 import pytest
 from itsdangerous import URLSafeTimedSerializer
 
-from bot.tokens import BadToken, TokenSigner
+from bot.chat.tokens import BadToken, TokenSigner
 
 SECRET = "s" * 32
 

@@ -2,9 +2,9 @@ import asyncio
 
 import pytest
 
+from bot.answering.engine import make_answer_engine
+from bot.answering.turns import answer_turn, decide_turn, make_policy, take_turn
 from bot.config import Settings
-from bot.engine import make_answer_engine
-from bot.turns import answer_turn, decide_turn, make_policy, take_turn
 from handoff.policy import Action, Reason, TurnFacts
 
 

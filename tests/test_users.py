@@ -4,9 +4,9 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from bot.chat.models import Base
 from bot.db import make_engine, make_sessionmaker, session_scope
-from bot.models import Base
-from bot.users import (
+from bot.staff.users import (
     User,
     UserError,
     authenticate,

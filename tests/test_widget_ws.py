@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 from starlette.websockets import WebSocketDisconnect
 
 from bot.app import create_app
-from bot.models import Feedback, Message
+from bot.chat.models import Feedback, Message
 from tests.widget_app import (
     ANSWERABLE,
     ANSWERABLE_TOO,

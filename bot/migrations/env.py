@@ -8,8 +8,8 @@ from alembic import context
 from sqlalchemy import MetaData, TypeDecorator
 
 # Import every module that defines tables, so autogenerate sees them all.
-import bot.users  # noqa: F401  (the users table lives on bot.models.Base)
-from bot.models import Base as BotBase
+import bot.staff.users  # noqa: F401  (the users table lives on bot.chat.models.Base)
+from bot.chat.models import Base as BotBase
 from handoff.models import Base as HandoffBase
 from retrieval.models import Base as RetrievalBase
 

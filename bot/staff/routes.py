@@ -18,7 +18,8 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
-from bot.auth import (
+from bot.db import session_scope
+from bot.staff.auth import (
     CSRF_FIELD,
     SESSION_COOKIE,
     SESSION_MAX_AGE_S,
@@ -31,8 +32,7 @@ from bot.auth import (
     read_session,
     set_session_cookie,
 )
-from bot.db import session_scope
-from bot.users import FailedSignIn, authenticate, close_sign_in, normalize_email, open_sign_in
+from bot.staff.users import FailedSignIn, authenticate, close_sign_in, normalize_email, open_sign_in
 
 LOCKOUT_FAILURES = 10
 LOCKOUT_WINDOW_S = 15 * 60

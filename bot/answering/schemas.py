@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from bot.engine import Draft
+from bot.answering.engine import Draft
 from handoff.policy import Decision
 
 

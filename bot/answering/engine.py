@@ -17,13 +17,13 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import BaseMessage
 
-from bot import condense
-from bot.confidence import Calibration, signals
+from bot.answering import condense
+from bot.answering.confidence import Calibration, signals
+from bot.answering.extractive import ExtractiveChatModel
+from bot.answering.llms import LLMError, invoke_text, make_chat_model, stream_text
+from bot.answering.prompts import NO_ANSWER, condense_messages, grounded_messages
+from bot.answering.smalltalk import reply_to_smalltalk
 from bot.config import Settings
-from bot.extractive import ExtractiveChatModel
-from bot.llms import LLMError, invoke_text, make_chat_model, stream_text
-from bot.prompts import NO_ANSWER, condense_messages, grounded_messages
-from bot.smalltalk import reply_to_smalltalk
 from retrieval.documents import Hit
 from retrieval.embeddings import make_embeddings
 from retrieval.index import KnowledgeIndex

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from bot.confidence import Calibration
+from bot.answering.confidence import Calibration
+from bot.answering.engine import Draft, Engine, Turn
 from bot.config import Settings
-from bot.engine import Draft, Engine, Turn
 from handoff.policy import Decision, PolicyConfig, TurnFacts, decide
 
 

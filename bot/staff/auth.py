@@ -23,7 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
 from bot.config import Settings
-from bot.users import ROLES, get_user, sign_in_is_open
+from bot.staff.users import ROLES, get_user, sign_in_is_open
 
 SESSION_COOKIE = "allhours_staff"
 SESSION_MAX_AGE_S = 12 * 3600  # one long shift; then sign in again

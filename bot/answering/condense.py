@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from bot.terms import STOPWORDS, content_terms, has_cjk, words
+from bot.answering.terms import STOPWORDS, content_terms, has_cjk, words
 
 _PRONOUNS = frozenset(
     "it its it's this that these those they them their one ones he she him her same".split()

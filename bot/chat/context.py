@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.conversations import ConversationNotFound, Turn, get_conversation
-from bot.models import Message
+from bot.chat.conversations import ConversationNotFound, Turn, get_conversation
+from bot.chat.models import Message
 from handoff import queue
 from handoff.policy import Reason, TurnFacts
 from handoff.states import State

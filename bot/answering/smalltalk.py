@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 
-from bot.terms import has_cjk
+from bot.answering.terms import has_cjk
 
 
 class SmallTalk(StrEnum):

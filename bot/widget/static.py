@@ -11,7 +11,7 @@ from fastapi.responses import FileResponse
 
 from bot.config import Settings
 
-WIDGET_DIR = Path(__file__).resolve().parent.parent / "web_widget"
+WIDGET_DIR = Path(__file__).resolve().parents[2] / "web_widget"
 # Short enough that a fixed widget reaches every embedding site within minutes.
 _CACHE = "public, max-age=300"
 

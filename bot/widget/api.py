@@ -10,10 +10,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from bot import conversations
-from bot.chat import ChatError, ChatService
-from bot.tokens import BadToken
-from bot.widget_schemas import (
+from bot.chat import conversations
+from bot.chat.service import ChatError, ChatService
+from bot.chat.tokens import BadToken
+from bot.widget.schemas import (
     ContactCreate,
     ConversationCreate,
     ConversationCreated,

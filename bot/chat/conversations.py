@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.models import ROLES, Conversation, Feedback, Message, Rating, utcnow
+from bot.chat.models import ROLES, Conversation, Feedback, Message, Rating, utcnow
 
 Turn = tuple[str, str]  # (role, text), the engine's history format
 Row = TypeVar("Row", Feedback, Rating)

@@ -12,7 +12,7 @@ from sqlalchemy import DateTime, Float, ForeignKey, String, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from bot.models import Base
+from bot.chat.models import Base
 
 ROLES = ("agent", "editor", "admin")
 MIN_PASSWORD_CHARS = 10

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from bot.config import Settings
 from bot.db import make_engine, make_sessionmaker, session_scope
 from bot.migrations import upgrade_database
-from bot.users import MIN_PASSWORD_CHARS, ROLES, UserError, create_user, has_admin, set_active
+from bot.staff.users import MIN_PASSWORD_CHARS, ROLES, UserError, create_user, has_admin, set_active
 
 DEMO_ADMIN_EMAIL = "admin@localhost"
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from bot import conversations
-from bot.chat import ChatService
+from bot.chat import conversations
+from bot.chat.service import ChatService
 from bot.db import session_scope
-from bot.widget_schemas import message_event, message_public
+from bot.widget.schemas import message_event, message_public
 
 
 class ChatPort:

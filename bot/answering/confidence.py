@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.terms import overlap, split_sentences, strip_markers, term_set
+from bot.answering.terms import overlap, split_sentences, strip_markers, term_set
 from retrieval.documents import Hit
 
 # BM25 scores are unbounded and grow with query length; s / (s + scale) maps them into [0, 1)

@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import conversations
-from bot.engine import Draft
-from bot.hub import AGENTS
-from bot.models import Message, utcnow
-from bot.notices import notice, queue_notice
-from bot.users import User
-from bot.widget_schemas import MessagePublic, StatePublic, message_event, message_public
+from bot.answering.engine import Draft
+from bot.chat import conversations
+from bot.chat.hub import AGENTS
+from bot.chat.models import Message, utcnow
+from bot.chat.notices import notice, queue_notice
+from bot.staff.users import User
+from bot.widget.schemas import MessagePublic, StatePublic, message_event, message_public
 from handoff import queue
 from handoff.hours import BusinessHours
 from handoff.models import AgentStatus
@@ -26,7 +26,7 @@ from handoff.states import IllegalTransition, State, bot_speaks
 from handoff.waiting import queue_position
 
 if TYPE_CHECKING:
-    from bot.chat import ChatService
+    from bot.chat.service import ChatService
     from bot.config import Settings
 
 

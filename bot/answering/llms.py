@@ -14,8 +14,8 @@ import openai
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import BaseMessage
 
+from bot.answering.extractive import ExtractiveChatModel
 from bot.config import Settings
-from bot.extractive import ExtractiveChatModel
 
 
 class LLMError(Exception):

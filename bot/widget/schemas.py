@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, Field
 
-from bot.models import Message
+from bot.chat.models import Message
 
 ClientId = Annotated[str, Field(min_length=1, max_length=64)]
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")

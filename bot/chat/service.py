@@ -19,20 +19,20 @@ from uuid import uuid4
 import anyio
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import conversations
-from bot.chat_context import Context, load_context, turn_facts
-from bot.chat_handoff import HandoffDesk
+from bot.answering.engine import Draft, Engine, cite
+from bot.answering.extractive import ExtractiveChatModel
+from bot.answering.llms import LLMError
+from bot.answering.turns import Outcome, decide_turn, take_turn
+from bot.chat import conversations
+from bot.chat.context import Context, load_context, turn_facts
+from bot.chat.handoff import HandoffDesk
+from bot.chat.hub import AGENTS, Hub, conversation_channel, make_hub
+from bot.chat.notices import notice
+from bot.chat.ratelimit import RateLimited, RateLimiter
+from bot.chat.tokens import TokenSigner
 from bot.config import Settings
 from bot.db import session_scope
-from bot.engine import Draft, Engine, cite
-from bot.extractive import ExtractiveChatModel
-from bot.hub import AGENTS, Hub, conversation_channel, make_hub
-from bot.llms import LLMError
-from bot.notices import notice
-from bot.ratelimit import RateLimited, RateLimiter
-from bot.tokens import TokenSigner
-from bot.turns import Outcome, decide_turn, take_turn
-from bot.widget_schemas import MessagePublic, message_event, message_public
+from bot.widget.schemas import MessagePublic, message_event, message_public
 from handoff.policy import Action, Decision, PolicyConfig, Reason, TurnFacts
 from handoff.states import State, bot_speaks
 

@@ -19,11 +19,11 @@ from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.websockets import WebSocketState
 
-from bot import conversations
-from bot.chat import ChatError, ChatService
-from bot.hub import HubOverflow, Subscription, conversation_channel
-from bot.tokens import BadToken
-from bot.widget_schemas import (
+from bot.chat import conversations
+from bot.chat.hub import HubOverflow, Subscription, conversation_channel
+from bot.chat.service import ChatError, ChatService
+from bot.chat.tokens import BadToken
+from bot.widget.schemas import (
     ContactCreate,
     FeedbackCreate,
     MessageCreate,

@@ -18,8 +18,8 @@ from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 
-from bot.prompts import NO_ANSWER, PASSAGE, QUESTION_PREFIX
-from bot.terms import Sentence, passage_sentences, term_set
+from bot.answering.prompts import NO_ANSWER, PASSAGE, QUESTION_PREFIX
+from bot.answering.terms import Sentence, passage_sentences, term_set
 
 MAX_WORDS = 60
 MAX_SENTENCES = 3
