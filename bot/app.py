@@ -25,6 +25,7 @@ from bot.db import make_engine, make_sessionmaker
 from bot.migrations import upgrade_database
 from bot.staff.auth import require_roles, staff_still_allowed, websocket_staff
 from bot.staff.routes import TEMPLATES_DIR, make_auth_router, make_templates
+from bot.staff.users import display_name
 from bot.widget import api as widget_api
 from bot.widget import static as widget_static
 from bot.widget import ws as widget_ws
@@ -52,7 +53,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.engine = make_answer_engine(settings, index=index, embeddings=embeddings)
     app.state.policy = make_policy(settings, app.state.engine.calibration)
     app.state.chat = make_chat_service(
-        settings, sessions=app.state.sessionmaker, engine=app.state.engine, policy=app.state.policy
+        settings,
+        sessions=app.state.sessionmaker,
+        engine=app.state.engine,
+        policy=app.state.policy,
+        staff_names=display_name,  # the agent's name in the customer's state events
     )
     app.state.conversation_port = ChatPort(app.state.chat, asyncio.get_running_loop())
     app.state.console = ConsoleServices(

@@ -3,31 +3,58 @@ their place (or that nobody is there), cancel, return to the bot, leave a contac
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.answering.engine import Draft
 from bot.chat import conversations
-from bot.chat.hub import AGENTS
+from bot.chat.events import MessagePublic, StatePublic, message_event, message_public
+from bot.chat.hub import AGENTS, Hub
 from bot.chat.models import Message, utcnow
 from bot.chat.notices import notice, queue_notice
-from bot.staff.users import User
-from bot.widget.schemas import MessagePublic, StatePublic, message_event, message_public
 from handoff import queue
 from handoff.hours import BusinessHours
 from handoff.models import AgentStatus
 from handoff.packet import build_packet
-from handoff.policy import Decision, TurnFacts, decide
+from handoff.policy import Decision, PolicyConfig, TurnFacts, decide
 from handoff.presence import is_offline
 from handoff.states import IllegalTransition, State, bot_speaks
 from handoff.waiting import queue_position
 
 if TYPE_CHECKING:
-    from bot.chat.service import ChatService
     from bot.config import Settings
+
+T = TypeVar("T")
+
+
+class Chat(Protocol):
+    """What the desk uses of the chat service (``bot.chat.service.ChatService``, which builds
+    the desk): named here so that this module does not import the service that imports it."""
+
+    hub: Hub
+    policy: PolicyConfig
+
+    async def db(self, fn: Callable[..., T], /, **kwargs: Any) -> T: ...
+
+    async def publish(self, conversation_id: str, event: dict[str, Any]) -> None: ...
+
+    async def store(
+        self, conversation_id: str, role: str, text: str, **fields: Any
+    ) -> MessagePublic: ...
+
+    def lock(self, conversation_id: str) -> asyncio.Lock: ...
+
+
+class StaffNames(Protocol):
+    """A staff member's display name by user id (``bot.staff.users.display_name``, handed in
+    by the app: the conversation side does not import staff sign-in)."""
+
+    def __call__(self, *, session: Session, user_id: str) -> str | None: ...
 
 
 class QueueListener(Protocol):
@@ -40,8 +67,9 @@ class QueueListener(Protocol):
 
 
 class HandoffDesk:
-    def __init__(self, chat: ChatService, settings: Settings) -> None:
+    def __init__(self, chat: Chat, settings: Settings, staff_names: StaffNames) -> None:
         self.chat = chat
+        self.staff_names = staff_names
         self.hours = BusinessHours.parse(settings.business_hours, settings.timezone)
         self.listener: QueueListener | None = None
 
@@ -57,6 +85,7 @@ class HandoffDesk:
                 draft=draft,
                 hours=self.hours,
                 now=utcnow(),
+                staff_names=self.staff_names,
             )
         except IllegalTransition:
             return []  # already queued or with an agent: nothing new to say
@@ -126,7 +155,9 @@ class HandoffDesk:
         ]
 
     async def state(self, conversation_id: str) -> StatePublic:
-        return await self.chat.db(_state, conversation_id=conversation_id)
+        return await self.chat.db(
+            _state, conversation_id=conversation_id, staff_names=self.staff_names
+        )
 
 
 def _open_ticket(
@@ -137,6 +168,7 @@ def _open_ticket(
     draft: Draft | None,
     hours: BusinessHours,
     now: datetime,
+    staff_names: StaffNames,
 ) -> StatePublic:
     conversation = conversations.get_conversation(session=session, conversation_id=conversation_id)
     if conversation is None:
@@ -154,21 +186,29 @@ def _open_ticket(
         offline=offline,
         contact_email=conversation.contact_email,
     )
-    return _state(session=session, conversation_id=conversation_id, offline=offline)
+    return _state(
+        session=session, conversation_id=conversation_id, staff_names=staff_names, offline=offline
+    )
 
 
-def _state(*, session: Session, conversation_id: str, offline: bool | None = None) -> StatePublic:
+def _state(
+    *,
+    session: Session,
+    conversation_id: str,
+    staff_names: StaffNames,
+    offline: bool | None = None,
+) -> StatePublic:
     ticket = queue.get_ticket(session=session, conversation_id=conversation_id)
     state = State(ticket.state) if ticket else State.bot
     if state != State.queued:
         agent_id = ticket.agent_id if ticket else None
-        return StatePublic(state=state, agent=_agent_name(session, agent_id))
+        return StatePublic(state=state, agent=_agent_name(session, agent_id, staff_names))
     position, eta_s = queue_position(session=session, conversation_id=conversation_id) or (1, None)
     offline = ticket.offline if offline is None else offline
     return StatePublic(state=state, position=position, eta_s=eta_s, offline=offline)
 
 
-def _agent_name(session: Session, agent_id: str | None) -> str | None:
+def _agent_name(session: Session, agent_id: str | None, staff_names: StaffNames) -> str | None:
     """The display name the live events carry ("Ana joined"), never the id: the console's
     name for the agent, else the staff user's (console agent ids are user ids)."""
     if not agent_id:
@@ -176,8 +216,7 @@ def _agent_name(session: Session, agent_id: str | None) -> str | None:
     status = session.get(AgentStatus, agent_id)
     if status is not None and status.name:
         return status.name
-    user = session.get(User, int(agent_id)) if agent_id.isdigit() else None
-    return user.name if user is not None else None
+    return staff_names(session=session, user_id=agent_id)
 
 
 def _packet(

@@ -11,9 +11,9 @@ import asyncio
 from typing import Any
 
 from bot.chat import conversations
+from bot.chat.events import message_event, message_public
 from bot.chat.service import ChatService
 from bot.db import session_scope
-from bot.widget.schemas import message_event, message_public
 
 
 class ChatPort:

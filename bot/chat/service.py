@@ -25,14 +25,14 @@ from bot.answering.llms import LLMError
 from bot.answering.turns import Outcome, decide_turn, take_turn
 from bot.chat import conversations
 from bot.chat.context import Context, load_context, turn_facts
-from bot.chat.handoff import HandoffDesk
+from bot.chat.events import MessagePublic, message_event, message_public
+from bot.chat.handoff import HandoffDesk, StaffNames
 from bot.chat.hub import AGENTS, Hub, conversation_channel, make_hub
 from bot.chat.notices import notice
 from bot.chat.ratelimit import RateLimited, RateLimiter
 from bot.chat.tokens import TokenSigner
 from bot.config import Settings
 from bot.db import session_scope
-from bot.widget.schemas import MessagePublic, message_event, message_public
 from handoff.policy import Action, Decision, PolicyConfig, Reason, TurnFacts
 from handoff.states import State, bot_speaks
 
@@ -67,6 +67,7 @@ class ChatService:
         policy: PolicyConfig,
         limiter: RateLimiter,
         tokens: TokenSigner,
+        staff_names: StaffNames,
     ) -> None:
         self.settings = settings
         self.sessions = sessions
@@ -75,7 +76,7 @@ class ChatService:
         self.policy = policy
         self.limiter = limiter
         self.tokens = tokens
-        self.desk = HandoffDesk(self, settings)
+        self.desk = HandoffDesk(self, settings, staff_names)
         self._turn_slots = asyncio.Semaphore(_MAX_TURNS)
         self._db_threads = anyio.CapacityLimiter(_DB_THREADS)
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
@@ -280,7 +281,12 @@ def _is_last(*, session: Session, conversation_id: str, seq: int) -> bool:
 
 
 def make_chat_service(
-    settings: Settings, *, sessions: sessionmaker[Session], engine: Engine, policy: PolicyConfig
+    settings: Settings,
+    *,
+    sessions: sessionmaker[Session],
+    engine: Engine,
+    policy: PolicyConfig,
+    staff_names: StaffNames,
 ) -> ChatService:
     """The service with its hub, rate limits and token signer chosen by settings."""
     limiter = RateLimiter(
@@ -295,4 +301,5 @@ def make_chat_service(
         policy=policy,
         limiter=limiter,
         tokens=TokenSigner(settings.secret_key.get_secret_value()),
+        staff_names=staff_names,
     )

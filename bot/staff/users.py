@@ -163,6 +163,12 @@ def get_user(*, session: Session, user_id: int) -> User | None:
     return session.get(User, user_id)
 
 
+def display_name(*, session: Session, user_id: str) -> str | None:
+    """A staff member's name by id as text (console agent ids are user ids), else None."""
+    user = session.get(User, int(user_id)) if user_id.isdigit() else None
+    return user.name if user is not None else None
+
+
 def get_user_by_email(*, session: Session, email: str) -> User | None:
     return session.scalar(select(User).where(User.email == normalize_email(email)))
 

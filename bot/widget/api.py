@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response,
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from bot.chat import conversations
+from bot.chat.events import MessagePublic, StatePublic
 from bot.chat.service import ChatError, ChatService
 from bot.chat.tokens import BadToken
 from bot.widget.schemas import (
@@ -20,9 +21,7 @@ from bot.widget.schemas import (
     FeedbackCreate,
     MessageCreate,
     MessagePosted,
-    MessagePublic,
     RatingCreate,
-    StatePublic,
 )
 from handoff.states import IllegalTransition
 

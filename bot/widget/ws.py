@@ -20,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.websockets import WebSocketState
 
 from bot.chat import conversations
+from bot.chat.events import message_event
 from bot.chat.hub import HubOverflow, Subscription, conversation_channel
 from bot.chat.service import ChatError, ChatService
 from bot.chat.tokens import BadToken
@@ -28,7 +29,6 @@ from bot.widget.schemas import (
     FeedbackCreate,
     MessageCreate,
     RatingCreate,
-    message_event,
 )
 from handoff.states import IllegalTransition
 
