@@ -37,6 +37,7 @@ test: $(STAMP) system-deps $(AXE)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 EVALDATA ?= ../shared/evaldata
 EVALSETS ?= $(wildcard $(EVALDATA)/*/questions.jsonl) evals/tidewater/questions.jsonl
