@@ -7,7 +7,8 @@ built once in the lifespan and kept on ``app.state`` (read them through ``bot.de
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -78,9 +79,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         database.dispose()
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) -> FastAPI:
+    """``clock`` is now in Unix seconds; staff sign-ins are issued and expire by it."""
     app = FastAPI(title="allhours", lifespan=lifespan)
     app.state.settings = settings
+    app.state.clock = clock
     app.include_router(ask_routes.router)
     app.include_router(widget_api.router)
     app.include_router(widget_ws.router)

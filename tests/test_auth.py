@@ -43,6 +43,7 @@ def make_app(settings: Settings, *, with_users: bool = True) -> FastAPI:
     app.state.settings = settings
     app.state.sessionmaker = make_sessionmaker(engine)
     app.state.database = engine
+    app.state.clock = time.time
     templates = make_templates()
     app.include_router(make_auth_router(templates=templates))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
@@ -160,8 +161,9 @@ def test_an_expired_session_is_rejected(client, settings, app):
     with session_scope(app.state.sessionmaker) as session:
         user_id = get_user_by_email(session=session, email="ana@example.com").id
         open_sign_in(session=session, sid="s1", user_id=user_id, max_age_s=SESSION_MAX_AGE_S)
-    now = int(time.time())
-    fresh = StaffSession(sid="s1", uid=user_id, iat=now - SESSION_MAX_AGE_S + 60)
+    now = 2_000_000_000
+    app.state.clock = lambda: now  # the app's clock stands still: the ages below are exact
+    fresh = StaffSession(sid="s1", uid=user_id, iat=now - SESSION_MAX_AGE_S)
     client.cookies.set(SESSION_COOKIE, sign_session(settings, fresh))
     assert client.get("/agent", headers=JSON).status_code == 200
     expired = StaffSession(sid="s1", uid=user_id, iat=now - SESSION_MAX_AGE_S - 1)
@@ -171,9 +173,10 @@ def test_an_expired_session_is_rejected(client, settings, app):
 
 def test_a_cookie_signed_with_another_key_is_rejected(settings):
     other = Settings(data_dir=settings.data_dir, secret_key="t" * 40)
-    value = sign_session(other, StaffSession(sid="s", uid=1, iat=int(time.time())))
-    assert read_session(other, value) is not None
-    assert read_session(settings, value) is None
+    issued = 2_000_000_000
+    value = sign_session(other, StaffSession(sid="s", uid=1, iat=issued))
+    assert read_session(other, value, now=issued) is not None
+    assert read_session(settings, value, now=issued) is None
 
 
 def test_state_changing_requests_need_the_csrf_token(client):

@@ -1,6 +1,7 @@
 import io
 import re
 import threading
+import time
 import zipfile
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -62,6 +63,7 @@ def make_app(settings: Settings, embeddings) -> FastAPI:
     app = FastAPI()
     app.state.settings, app.state.sessionmaker, app.state.index = settings, sessions, index
     app.state.database = database
+    app.state.clock = time.time
     templates = make_templates()
     app.include_router(make_auth_router(templates=templates))
     app.include_router(

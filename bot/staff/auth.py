@@ -60,16 +60,21 @@ class Staff:
         return "admin" in self.roles or not self.roles.isdisjoint(roles)
 
 
-def new_session(user_id: int | None = None) -> StaffSession:
-    return StaffSession(sid=secrets.token_urlsafe(18), uid=user_id, iat=int(time.time()))
+def new_session(user_id: int | None = None, *, now: float | None = None) -> StaffSession:
+    """A new session issued ``now`` (Unix seconds; None: the real clock)."""
+    iat = int(time.time() if now is None else now)
+    return StaffSession(sid=secrets.token_urlsafe(18), uid=user_id, iat=iat)
 
 
 def sign_session(settings: Settings, session: StaffSession) -> str:
     return _serializer(settings).dumps({"sid": session.sid, "uid": session.uid, "iat": session.iat})
 
 
-def read_session(settings: Settings, value: str | None) -> StaffSession | None:
-    """The session in a cookie value, or None if it is missing, tampered with or expired."""
+def read_session(
+    settings: Settings, value: str | None, *, now: float | None = None
+) -> StaffSession | None:
+    """The session in a cookie value, or None if it is missing, tampered with or expired
+    ``now`` (Unix seconds; None: the real clock)."""
     if not value:
         return None
     try:
@@ -77,7 +82,7 @@ def read_session(settings: Settings, value: str | None) -> StaffSession | None:
         session = StaffSession(sid=str(data["sid"]), uid=data["uid"], iat=int(data["iat"]))
     except (BadSignature, KeyError, TypeError, ValueError):
         return None
-    age = time.time() - session.iat
+    age = (time.time() if now is None else now) - session.iat
     if not -_CLOCK_SKEW_S <= age <= SESSION_MAX_AGE_S:
         return None
     return session
@@ -121,10 +126,16 @@ def app_services(conn: HTTPConnection) -> tuple[Settings, sessionmaker[Session]]
     return conn.app.state.settings, conn.app.state.sessionmaker
 
 
+def app_clock(conn: HTTPConnection) -> float:
+    """Now, in Unix seconds, by the app's clock (``create_app(settings, clock=...)``): sessions
+    are issued and expire by it, so a test can move it instead of waiting."""
+    return conn.app.state.clock()
+
+
 async def current_staff(conn: HTTPConnection) -> Staff | None:
     """The signed-in, active staff member of a request or socket, or None."""
     settings, sessions = app_services(conn)
-    session = read_session(settings, conn.cookies.get(SESSION_COOKIE))
+    session = read_session(settings, conn.cookies.get(SESSION_COOKIE), now=app_clock(conn))
     if session is None or session.uid is None:
         return None
     user = await run_in_threadpool(_load_user, sessions, session.uid, session.sid)

@@ -23,6 +23,7 @@ from bot.staff.auth import (
     CSRF_FIELD,
     SESSION_COOKIE,
     SESSION_MAX_AGE_S,
+    app_clock,
     app_services,
     check_csrf,
     clear_session_cookie,
@@ -97,9 +98,11 @@ def make_auth_router(
         request: Request, *, status: int, error: str = "", email: str = "", next_: str = ""
     ) -> Response:
         settings, _ = app_services(request)
-        current = read_session(settings, request.cookies.get(SESSION_COOKIE))
+        now = app_clock(request)
+        current = read_session(settings, request.cookies.get(SESSION_COOKIE), now=now)
         # A signed-out visitor gets an anonymous session, so the form has a CSRF token.
-        session = current if current is not None and current.uid is None else new_session()
+        anonymous = current is not None and current.uid is None
+        session = current if anonymous else new_session(now=now)
         context = {
             "error": error,
             "email": email,
@@ -128,13 +131,14 @@ def make_auth_router(
         next: FormField = "",
     ) -> Response:
         settings, sessions = app_services(request)
-        session = read_session(settings, request.cookies.get(SESSION_COOKIE))
+        now = app_clock(request)
+        session = read_session(settings, request.cookies.get(SESSION_COOKIE), now=now)
         if session is None or not check_csrf(settings, session, csrf_token):
             error = "This sign-in form has expired. Please try again."
             return render_form(request, status=403, error=error, email=email, next_=next)
         key = (normalize_email(email), request.client.host if request.client else "")
         # A new session id at sign-in, so a session planted before it is worth nothing.
-        signed_in = new_session()
+        signed_in = new_session(now=now)
         outcome = await run_in_threadpool(_sign_in, sessions, limiter, key, password, signed_in.sid)
         if outcome == "locked":
             minutes = round(limiter.window_s / 60)
@@ -151,7 +155,8 @@ def make_auth_router(
     @router.post("/logout", include_in_schema=False)
     async def logout(request: Request, csrf_token: FormField = "") -> Response:
         settings, sessions = app_services(request)
-        session = read_session(settings, request.cookies.get(SESSION_COOKIE))
+        cookie = request.cookies.get(SESSION_COOKIE)
+        session = read_session(settings, cookie, now=app_clock(request))
         submitted = request.headers.get("X-CSRF-Token") or csrf_token
         if session is not None and session.uid is not None:
             if not check_csrf(settings, session, submitted):
