@@ -31,12 +31,17 @@ def redis_url(tmp_path_factory):
         [REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", folder],
         stdout=subprocess.DEVNULL,
     )
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
+    # Ready when it accepts a connection; on a busy machine that can take a while. A server
+    # that never comes up fails here, not as a timeout in whichever test uses it first.
+    deadline = time.monotonic() + 30
+    while True:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
             break
         except OSError:
+            if time.monotonic() > deadline or server.poll() is not None:
+                server.kill()
+                pytest.fail("redis-server did not start")
             time.sleep(0.05)
     yield f"redis://127.0.0.1:{port}/0"
     server.terminate()
