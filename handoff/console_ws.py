@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 
 CLOSE_TRY_AGAIN = 1013  # fell behind the live events: reconnect and reload
 CLOSE_SIGNED_OUT = 4401  # the handshake's "sign in first" code: the console goes to sign-in
+MAX_FRAME_CHARS = 4096  # the console's events are a few short fields
 TICK_S = 5.0  # how often waits are checked against the SLA target and the sign-in re-checked
 _ROLES = ("agent",)
 _TYPING_EVERY_S = 2.0  # an agent's typing reaches the customer at most this often
@@ -212,13 +213,9 @@ class _ConsoleSession:
             frame = await self.websocket.receive()
             if frame["type"] == "websocket.disconnect":
                 return
-            try:
-                data = json.loads(frame.get("text") or "")
-            except ValueError:
-                await self.send({"type": "error", "message": "The frame is not valid JSON."})
-                continue
-            if not isinstance(data, dict):
-                await self.send({"type": "error", "message": "The frame must be a JSON object."})
+            data = _read_frame(frame.get("text"))
+            if isinstance(data, str):
+                await self.send({"type": "error", "message": data})
                 continue
             await self._handle(data)
 
@@ -232,8 +229,10 @@ class _ConsoleSession:
                 await self._typing(conversation_id, bool(data.get("on")))
             case "ping":
                 await self.send({"type": "pong"})
-            case other:
-                await self.send({"type": "error", "message": f"Unknown event {other!r}."})
+            case str(other):
+                await self.send({"type": "error", "message": f"Unknown event {other[:40]!r}."})
+            case _:
+                await self.send({"type": "error", "message": "The event type must be a string."})
 
     async def _typing(self, conversation_id: str, on: bool) -> None:
         now = time.monotonic()
@@ -251,3 +250,21 @@ class _ConsoleSession:
         self._typing_sent[conversation_id] = now if on else 0.0
         event = {"type": "typing", "role": "agent", "on": on, "author": self.staff.name}
         await self.console.tell_customer(conversation_id, event)
+
+
+def _read_frame(text: str | None) -> dict[str, Any] | str:
+    """The console's event, or what is wrong with the frame (sent back as an error event):
+    whatever arrives, the socket stays open."""
+    if text is None:
+        return "The frame must be text."
+    if len(text) > MAX_FRAME_CHARS:
+        return f"The frame is longer than {MAX_FRAME_CHARS} characters."
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return "The frame is not valid JSON."
+    except RecursionError:  # nested deeper than the parser's stack
+        return "The frame is nested too deeply."
+    if not isinstance(data, dict):
+        return "The frame must be a JSON object."
+    return data

@@ -4,6 +4,7 @@ responses, transfer, return to bot, resolve, presence, queue positions, SLA and 
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -519,3 +520,26 @@ def test_an_open_agent_socket_closes_when_its_session_expires(console, quick_tic
         console.clock.now += 61  # ...and expired a minute later, at the socket's next check
         assert _closed_code(ws) == 4401
     assert console.get(agent, "/api/agent/queue").status_code == 200  # a fresh sign-in works
+
+
+def test_the_agent_socket_answers_hostile_frames_with_an_error_and_stays_open(console):
+    agent = console.member("Ana", "agent")
+    deep = "[" * 10_000 + "]" * 10_000
+    frames = [
+        deep,  # used to drop the socket with 1006
+        '{"type": "watch", "conversation_id": ' + deep + "}",
+        "not json",
+        "[1, 2]",
+        json.dumps({"type": {"nested": "object"}}),
+        json.dumps({"type": ["watch"]}),
+        json.dumps({"type": "ping", "pad": "x" * console_ws.MAX_FRAME_CHARS}),
+    ]
+    with console.client.websocket_connect("/ws/agent", headers=agent.headers()) as ws:
+        wait_for(ws, of_type("hello"))
+        for frame in frames:
+            ws.send_text(frame)
+            assert wait_for(ws, of_type("error"))["message"], frame[:40]
+        ws.send_bytes(b'{"type": "ping"}')
+        assert wait_for(ws, of_type("error"))["message"] == "The frame must be text."
+        ws.send_json({"type": "ping"})
+        wait_for(ws, of_type("pong"))

@@ -258,3 +258,71 @@ def test_when_a_customer_stops_waiting_the_one_behind_hears_their_new_place(chat
         assert receive_until(one, is_reply)[0] == {"type": "state", "state": "bot"}
         moved = receive_until(two, lambda e: e["type"] == "state" and e["position"] == 1)
     assert moved[-1]["state"] == "queued"
+
+
+# --- hostile frames (issue 12: each used to drop the socket with 1006) ---
+DEEP = "[" * 10_000 + "]" * 10_000
+
+
+@pytest.mark.parametrize(
+    ("frame", "code"),
+    [
+        (json.dumps({"type": {"nested": "object"}}), "bad_type"),
+        (json.dumps({"type": ["message"]}), "bad_type"),
+        (json.dumps({"type": 7}), "bad_type"),
+        (DEEP, "bad_json"),
+        ('{"type": "message", "client_id": "d", "text": ' + DEEP + "}", "bad_json"),
+    ],
+    ids=[
+        "type-object",
+        "type-list",
+        "type-number",
+        "nested-10000-deep",
+        "text-nested-10000-deep",
+    ],
+)
+def test_a_hostile_frame_gets_an_error_event_the_socket_stays_open_and_nothing_is_lost(
+    chat_client, frame, code
+):
+    _, token = start(chat_client)
+    with _connect(chat_client, token) as ws:
+        ws.receive_json()
+        assert _ask(ws, "before", "hello")[0] == {"type": "ack", "client_id": "before", "seq": 1}
+        ws.send_text(frame)
+        error = ws.receive_json()
+        assert (error["type"], error["code"]) == ("error", code)
+        assert error["message"] and len(error["message"]) < 200  # the frame is not echoed
+        # The same socket goes on: the next message is stored right after the first turn.
+        assert _ask(ws, "after", "hello")[0] == {"type": "ack", "client_id": "after", "seq": 3}
+    assert _count(chat_client, Message, role="customer") == 2
+
+
+def test_a_frame_past_the_size_limit_gets_too_long_and_the_socket_stays_open(chat_client):
+    limit = chat_client.app.state.settings.max_message_chars
+    _, token = start(chat_client)
+    with _connect(chat_client, token) as ws:
+        ws.receive_json()
+        text = "\\u00e9" * (2 * limit)  # escaped: short as text, long as a frame
+        ws.send_text(json.dumps({"type": "message", "client_id": "x", "text": "z" * 13 * limit}))
+        error = ws.receive_json()
+        assert (error["code"], "client_id" in error) == ("too_long", False)
+        assert error["message"].startswith("The frame is longer than")
+        # Escaped characters count once: 2 x the limit is still too long a message, no more.
+        ws.send_text('{"type": "message", "client_id": "e", "text": "' + text + '"}')
+        assert ws.receive_json() == {
+            "type": "error",
+            "code": "too_long",
+            "message": f"The message is longer than {limit} characters.",
+            "client_id": "e",
+        }
+        assert _ask(ws, "ok", "hello")[0]["type"] == "ack"
+
+
+def test_a_binary_frame_is_read_as_utf8_json_and_invalid_utf8_gets_bad_json(chat_client):
+    _, token = start(chat_client)
+    with _connect(chat_client, token) as ws:
+        ws.receive_json()
+        ws.send_bytes(b'{"type": "message", "client_id": "\xff", "text": "hi"}')
+        assert ws.receive_json()["code"] == "bad_json"
+        ws.send_bytes(json.dumps({"type": "message", "client_id": "b", "text": "hello"}).encode())
+        assert ws.receive_json() == {"type": "ack", "client_id": "b", "seq": 1}

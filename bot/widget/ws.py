@@ -8,7 +8,6 @@ message gets an ``error`` event and the socket stays open.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from typing import Any
@@ -24,6 +23,7 @@ from bot.chat.events import message_event
 from bot.chat.hub import HubOverflow, Subscription, conversation_channel
 from bot.chat.service import ChatError, ChatService
 from bot.chat.tokens import BadToken
+from bot.widget.frames import event_type, frame_limit, read_frame
 from bot.widget.schemas import (
     ContactCreate,
     FeedbackCreate,
@@ -80,6 +80,7 @@ class _WidgetSession:
         self.own_client_ids: set[str] = set()  # acknowledged here, so not echoed back
         self._send_lock = asyncio.Lock()
         self._last_typing = 0.0
+        self.frame_limit = frame_limit(chat.settings.max_message_chars)
 
     async def send(self, event: dict[str, Any]) -> None:
         async with self._send_lock:
@@ -127,11 +128,8 @@ class _WidgetSession:
             frame = await self.websocket.receive()
             if frame["type"] == "websocket.disconnect":
                 return
-            raw = frame.get("text")
-            if raw is None:
-                raw = (frame.get("bytes") or b"").decode("utf-8", errors="replace")
             try:
-                await self._handle(raw)
+                await self._handle(frame)
             except ChatError as error:
                 event = {"type": "error", "code": error.code, "message": error.message}
                 if error.retry_after_s is not None:
@@ -140,16 +138,9 @@ class _WidgetSession:
                     event["client_id"] = error.client_id
                 await self.send(event)
 
-    async def _handle(self, raw: str) -> None:
-        try:
-            data = json.loads(raw)
-        except ValueError as error:
-            raise ChatError("bad_json", "The frame is not valid JSON.") from error
-        if not isinstance(data, dict):
-            raise ChatError("bad_json", "The frame must be a JSON object.")
-        handler = self._handlers.get(data.get("type"))  # type: ignore[arg-type]
-        if handler is None:
-            raise ChatError("bad_type", f"Unknown event type {data.get('type')!r}.")
+    async def _handle(self, frame: dict[str, Any]) -> None:
+        data = read_frame(frame, limit=self.frame_limit)
+        handler = self._handlers[event_type(data, set(self._handlers))]
         client_id = data.get("client_id")
         try:
             await handler(self, data)
