@@ -176,3 +176,16 @@ def test_cors_allows_only_the_configured_origins(chat_settings):
             "/api/conversations", headers={"origin": "https://evil.example", **preflight}
         )
         assert "access-control-allow-origin" not in refused.headers
+
+
+def test_after_and_seq_past_64_bits_are_422_not_500(chat_client):
+    conversation_id, token = start(chat_client)
+    path = f"/api/conversations/{conversation_id}"
+    for after in (2**63, 2**64, -1):
+        listed = chat_client.get(f"{path}/messages?after={after}", headers=bearer(token))
+        assert listed.status_code == 422, after
+    assert _messages(chat_client, conversation_id, token, after=2**63 - 1) == []
+    for seq in (2**63, 2**64, -1):
+        vote = {"seq": seq, "value": "up"}
+        posted = chat_client.post(f"{path}/feedback", json=vote, headers=bearer(token))
+        assert posted.status_code == 422, seq

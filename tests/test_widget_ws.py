@@ -272,6 +272,8 @@ DEEP = "[" * 10_000 + "]" * 10_000
         (json.dumps({"type": 7}), "bad_type"),
         (DEEP, "bad_json"),
         ('{"type": "message", "client_id": "d", "text": ' + DEEP + "}", "bad_json"),
+        (json.dumps({"type": "feedback", "seq": 2**64, "value": "up"}), "invalid"),
+        (json.dumps({"type": "feedback", "seq": -1, "value": "up"}), "invalid"),
     ],
     ids=[
         "type-object",
@@ -279,6 +281,8 @@ DEEP = "[" * 10_000 + "]" * 10_000
         "type-number",
         "nested-10000-deep",
         "text-nested-10000-deep",
+        "seq-past-64-bits",
+        "seq-negative",
     ],
 )
 def test_a_hostile_frame_gets_an_error_event_the_socket_stays_open_and_nothing_is_lost(
@@ -326,3 +330,26 @@ def test_a_binary_frame_is_read_as_utf8_json_and_invalid_utf8_gets_bad_json(chat
         assert ws.receive_json()["code"] == "bad_json"
         ws.send_bytes(json.dumps({"type": "message", "client_id": "b", "text": "hello"}).encode())
         assert ws.receive_json() == {"type": "ack", "client_id": "b", "seq": 1}
+
+
+@pytest.mark.parametrize("after", [str(2**63), str(2**64), "-1", "1e3", "abc"])
+def test_an_after_that_is_no_64_bit_sequence_number_gets_invalid_then_close_1008(
+    chat_client, after
+):
+    _, token = start(chat_client)
+    with _connect(chat_client, token, after=after) as ws:
+        error = ws.receive_json()
+        with pytest.raises(WebSocketDisconnect) as closed:
+            ws.receive_json()
+    assert (error["type"], error["code"]) == ("error", "invalid")
+    assert error["message"].startswith("after:")
+    assert closed.value.code == 1008
+
+
+def test_the_largest_64_bit_after_is_accepted_and_replays_nothing(chat_client):
+    _, token = start(chat_client)
+    with _connect(chat_client, token) as ws:
+        ws.receive_json()
+        _ask(ws, "a", "hello")
+    with _connect(chat_client, token, after=2**63 - 1) as ws:
+        assert ws.receive_json() == {"type": "state", "state": "bot"}

@@ -15,6 +15,7 @@ from bot.chat.events import MessagePublic, StatePublic
 from bot.chat.service import ChatError, ChatService
 from bot.chat.tokens import BadToken
 from bot.widget.schemas import (
+    MAX_SEQ,
     ContactCreate,
     ConversationCreate,
     ConversationCreated,
@@ -121,7 +122,9 @@ async def post_message(
 
 @router.get("/{conversation_id}/messages")
 async def list_messages(
-    conversation_id: ConversationDep, chat: ChatDep, after: Annotated[int, Query(ge=0)] = 0
+    conversation_id: ConversationDep,
+    chat: ChatDep,
+    after: Annotated[int, Query(ge=0, le=MAX_SEQ)] = 0,
 ) -> list[MessagePublic]:
     """Every stored message with a sequence number above ``after``, oldest first."""
     return await chat.history(conversation_id, after)

@@ -10,6 +10,10 @@ from pydantic import AfterValidator, BaseModel, Field
 from bot.chat.events import MessagePublic
 
 ClientId = Annotated[str, Field(min_length=1, max_length=64)]
+# A message's sequence number, or "after" one: at most the largest integer SQLite and
+# PostgreSQL (BIGINT) store, so a larger one is a validation error, never a database error.
+MAX_SEQ = 2**63 - 1
+Seq = Annotated[int, Field(ge=0, le=MAX_SEQ)]
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -38,7 +42,7 @@ class MessageCreate(BaseModel):
 
 
 class FeedbackCreate(BaseModel):
-    seq: int
+    seq: Seq
     value: Literal["up", "down"]
 
 

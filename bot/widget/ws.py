@@ -14,7 +14,7 @@ from typing import Any
 
 import anyio
 from fastapi import APIRouter, WebSocket
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.websockets import WebSocketState
 
@@ -29,6 +29,7 @@ from bot.widget.schemas import (
     FeedbackCreate,
     MessageCreate,
     RatingCreate,
+    Seq,
 )
 from handoff.states import IllegalTransition
 
@@ -38,6 +39,8 @@ router = APIRouter()
 CLOSE_BAD_TOKEN = 4401
 CLOSE_BAD_ORIGIN = 4403
 CLOSE_TRY_AGAIN = 1013  # the socket fell behind the live events: reconnect and replay
+CLOSE_INVALID = 1008  # the connection's own parameters are wrong (``after``)
+_AFTER = TypeAdapter(Seq)
 _ROLES = {"customer", "bot", "agent", "system"}
 _TYPING_EVERY_S = 2.0  # the customer's typing is passed on at most this often
 
@@ -48,7 +51,7 @@ def origin_allowed(origin: str | None, allowed: list[str]) -> bool:
 
 
 @router.websocket("/ws/widget")
-async def widget_socket(websocket: WebSocket, token: str = "", after: int = 0) -> None:
+async def widget_socket(websocket: WebSocket, token: str = "", after: str = "0") -> None:
     chat: ChatService = websocket.app.state.chat
     if not origin_allowed(websocket.headers.get("origin"), chat.settings.allowed_origins):
         await websocket.close(code=CLOSE_BAD_ORIGIN)  # before accept: the handshake fails
@@ -65,9 +68,17 @@ async def widget_socket(websocket: WebSocket, token: str = "", after: int = 0) -
         await websocket.send_json({"type": "error", "code": "bad_token", "message": str(error)})
         await websocket.close(code=CLOSE_BAD_TOKEN)
         return
+    try:
+        # Read here, not by FastAPI: a bad value gets an error event the widget understands.
+        seen = _AFTER.validate_python(after)
+    except ValidationError as error:
+        message = f"after: {error.errors()[0]['msg']}"
+        await websocket.send_json({"type": "error", "code": "invalid", "message": message})
+        await websocket.close(code=CLOSE_INVALID)
+        return
     ip = websocket.client.host if websocket.client else "unknown"
     session = _WidgetSession(websocket, chat, conversation_id, conversation.lang, ip)
-    await session.run(max(0, after))
+    await session.run(seen)
 
 
 class _WidgetSession:
