@@ -27,6 +27,7 @@ from bot.migrations import upgrade_database
 from bot.staff.auth import require_roles, staff_still_allowed, websocket_staff
 from bot.staff.routes import TEMPLATES_DIR, make_auth_router, make_templates
 from bot.staff.users import display_name
+from bot.surrogates import RejectLoneSurrogates
 from bot.widget import api as widget_api
 from bot.widget import static as widget_static
 from bot.widget import ws as widget_ws
@@ -117,5 +118,7 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
             ),
         )
     )
+    # Inside CORS, so that the widget on another site can read the refusal.
+    app.add_middleware(RejectLoneSurrogates)
     widget_static.add_cors(app, settings)
     return app

@@ -220,7 +220,7 @@ class _ConsoleSession:
             await self._handle(data)
 
     async def _handle(self, data: dict[str, Any]) -> None:
-        conversation_id = data.get("conversation_id")
+        conversation_id = _storable(data.get("conversation_id"))
         match data.get("type"):
             case "watch" if isinstance(conversation_id, str):
                 await self._unwatch()
@@ -268,3 +268,15 @@ def _read_frame(text: str | None) -> dict[str, Any] | str:
     if not isinstance(data, dict):
         return "The frame must be a JSON object."
     return data
+
+
+def _storable(value: Any) -> str | None:
+    """``value`` if it is a string the database can take, else None: JSON can carry a lone
+    UTF-16 surrogate ("\\ud800"), which no UTF-8 encoder (SQLite, PostgreSQL) accepts."""
+    if not isinstance(value, str):
+        return None
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    return value

@@ -533,6 +533,7 @@ def test_the_agent_socket_answers_hostile_frames_with_an_error_and_stays_open(co
         json.dumps({"type": {"nested": "object"}}),
         json.dumps({"type": ["watch"]}),
         json.dumps({"type": "ping", "pad": "x" * console_ws.MAX_FRAME_CHARS}),
+        json.dumps({"type": "typing", "conversation_id": "\ud800", "on": True}),
     ]
     with console.client.websocket_connect("/ws/agent", headers=agent.headers()) as ws:
         wait_for(ws, of_type("hello"))

@@ -189,3 +189,39 @@ def test_after_and_seq_past_64_bits_are_422_not_500(chat_client):
         vote = {"seq": seq, "value": "up"}
         posted = chat_client.post(f"{path}/feedback", json=vote, headers=bearer(token))
         assert posted.status_code == 422, seq
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"client_id": "a", "text": "\\ud800"}',  # escaped high surrogate, no pair
+        b'{"client_id": "a", "text": "tail \\udfff"}',  # escaped low surrogate, no pair
+        b'{"client_id": "\\ud83d", "text": "hi"}',  # in another field
+        b'{"client_id": "a", "text": "\xed\xa0\x80"}',  # a surrogate's raw UTF-8 bytes
+    ],
+    ids=["high", "low", "client-id", "raw-bytes"],
+)
+def test_a_lone_surrogate_in_a_message_is_422_with_a_clear_reason_and_nothing_stored(
+    chat_client, body
+):
+    conversation_id, token = start(chat_client)
+    refused = chat_client.post(
+        f"/api/conversations/{conversation_id}/messages",
+        content=body,
+        headers=bearer(token) | {"content-type": "application/json"},
+    )
+    assert refused.status_code == 422
+    assert refused.json()["detail"]["code"] == "invalid"
+    assert "surrogate" in refused.json()["detail"]["message"]
+    assert _messages(chat_client, conversation_id, token) == []
+
+
+def test_a_surrogate_pair_is_a_character_and_is_stored(chat_client):
+    conversation_id, token = start(chat_client)
+    posted = chat_client.post(
+        f"/api/conversations/{conversation_id}/messages",
+        content=b'{"client_id": "a", "text": "hello \\ud83d\\ude00 and a \\\\ud800 that is text"}',
+        headers=bearer(token) | {"content-type": "application/json"},
+    )
+    assert posted.status_code == 201
+    assert posted.json()["message"]["text"] == "hello \U0001f600 and a \\ud800 that is text"

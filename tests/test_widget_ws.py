@@ -274,6 +274,8 @@ DEEP = "[" * 10_000 + "]" * 10_000
         ('{"type": "message", "client_id": "d", "text": ' + DEEP + "}", "bad_json"),
         (json.dumps({"type": "feedback", "seq": 2**64, "value": "up"}), "invalid"),
         (json.dumps({"type": "feedback", "seq": -1, "value": "up"}), "invalid"),
+        (json.dumps({"type": "message", "client_id": "s", "text": "\ud800"}), "invalid"),
+        ('{"type": "message", "client_id": "s", "text": "\\udc00 alone"}', "invalid"),
     ],
     ids=[
         "type-object",
@@ -283,6 +285,8 @@ DEEP = "[" * 10_000 + "]" * 10_000
         "text-nested-10000-deep",
         "seq-past-64-bits",
         "seq-negative",
+        "lone-high-surrogate",
+        "lone-low-surrogate",
     ],
 )
 def test_a_hostile_frame_gets_an_error_event_the_socket_stays_open_and_nothing_is_lost(

@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 from bot.chat.service import ChatError
+from bot.surrogates import MESSAGE, has_lone_surrogate
 
 # Room for a message of max_message_chars even if every character arrives escaped, as a
 # surrogate pair "\ud83d\ude00" (12 characters) at worst, plus the rest of the event.
@@ -34,6 +35,8 @@ def read_frame(frame: dict[str, Any], *, limit: int) -> dict[str, Any]:
             raw = raw.decode("utf-8")
         except UnicodeDecodeError as error:
             raise ChatError("bad_json", "The frame is not UTF-8 text.") from error
+    if has_lone_surrogate(raw):
+        raise ChatError("invalid", MESSAGE)
     try:
         data = json.loads(raw)
     except ValueError as error:
