@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
 
 from bot.answering.llms import LLMError
 from bot.answering.schemas import AskPublic, AskRequest
 from bot.answering.turns import answer_turn
-from bot.deps import EngineDep, PolicyDep, SettingsDep
+from bot.chat.service import ChatError
+from bot.deps import ChatDep, EngineDep, PolicyDep, SettingsDep
 
 router = APIRouter()
 
@@ -19,8 +20,23 @@ async def healthz() -> dict[str, str]:
 
 @router.post("/api/ask")
 async def ask(
-    body: AskRequest, engine: EngineDep, policy: PolicyDep, settings: SettingsDep
+    body: AskRequest,
+    request: Request,
+    engine: EngineDep,
+    policy: PolicyDep,
+    settings: SettingsDep,
+    chat: ChatDep,
 ) -> AskPublic:
+    """One answering turn. Each costs a retrieval and a model call, so it counts against the
+    same per-address limit as the widget's messages (429 with Retry-After past it)."""
+    try:
+        chat.check_rate(ip=request.client.host if request.client else "unknown")
+    except ChatError as error:
+        raise HTTPException(
+            429,
+            {"code": error.code, "message": error.message},
+            headers={"Retry-After": str(error.retry_after_s)},
+        ) from error
     if len(body.question) > settings.max_message_chars:
         raise HTTPException(
             422, f"the question is longer than {settings.max_message_chars} characters"

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from bot.answering.engine import Engine
+from bot.chat.service import ChatService
 from bot.config import Settings
 from handoff.policy import PolicyConfig
 
@@ -23,6 +24,11 @@ def get_policy(request: Request) -> PolicyConfig:
     return request.app.state.policy
 
 
+def get_chat(request: Request) -> ChatService:
+    return request.app.state.chat
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
 PolicyDep = Annotated[PolicyConfig, Depends(get_policy)]
+ChatDep = Annotated[ChatService, Depends(get_chat)]

@@ -75,6 +75,19 @@ def test_bad_requests_are_rejected(client, payload):
     assert client.post("/api/ask", json=payload).status_code == 422
 
 
+def test_ask_past_the_per_address_limit_is_429_with_retry_after(settings):
+    with TestClient(create_app(settings(rate_limit_ip_per_minute=2))) as client:
+        for _ in range(2):
+            assert client.post("/api/ask", json={"question": "hello"}).status_code == 200
+        limited = client.post("/api/ask", json={"question": "hello"})
+        assert limited.status_code == 429
+        assert 0 < int(limited.headers["retry-after"]) <= 60
+        assert limited.json()["detail"]["code"] == "rate_limited"
+        assert "try again" in limited.json()["detail"]["message"]
+        # One budget per address: the widget API from the same address is refused too.
+        assert client.post("/api/conversations", json={}).status_code == 429
+
+
 def test_an_empty_index_is_filled_from_the_kb_folder_on_start(tmp_path, kb_full_dir):
     kb = tmp_path / "kb"
     (kb / "shipping").mkdir(parents=True)
