@@ -19,6 +19,7 @@ from retrieval.editor_deps import Kb, found, read_files
 from retrieval.preview import render_markdown
 from retrieval.schemas import (
     DOC_ID_PATTERN,
+    MAX_VERSION,
     BatchResult,
     DiffPublic,
     DocumentCreate,
@@ -43,7 +44,8 @@ def make_api_router(kb: Kb, require_editor: Callable[..., Any]) -> APIRouter:
     router = APIRouter(prefix="/api/kb", tags=["knowledge base"], responses=_NOT_FOUND)
     Editor = Annotated[Any, Depends(require_editor)]
     NewId = Annotated[str, FastPath(pattern=DOC_ID_PATTERN)]
-    Version = Annotated[int, Query(ge=1)]
+    Version = Annotated[int, Query(ge=1, le=MAX_VERSION)]
+    VersionPath = Annotated[int, FastPath(ge=1, le=MAX_VERSION)]
 
     @router.get("/documents", response_model=list[DocumentPublic])
     def list_documents(
@@ -109,12 +111,12 @@ def make_api_router(kb: Kb, require_editor: Callable[..., Any]) -> APIRouter:
             return library.versions(session=session, doc_id=doc_id)
 
     @router.get("/documents/{doc_id}/versions/{version}", response_model=VersionDetail)
-    def read_version(doc_id: str, version: int, _: Editor):
+    def read_version(doc_id: str, version: VersionPath, _: Editor):
         with kb.session() as session, found():
             return library.get_version(session=session, doc_id=doc_id, version=version)
 
     @router.post("/documents/{doc_id}/versions/{version}/restore", response_model=SaveResult)
-    def restore_version(doc_id: str, version: int, staff: Editor):
+    def restore_version(doc_id: str, version: VersionPath, staff: Editor):
         """Make an earlier text current again, as a new version."""
         with found():
             return kb.result(kb.publisher().restore_version(doc_id, version, author=staff.email))

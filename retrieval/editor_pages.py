@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, time
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Path, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
@@ -18,6 +18,7 @@ from retrieval import library
 from retrieval.editor_deps import STATIC_DIR, Kb, found, read_files
 from retrieval.preview import render_markdown
 from retrieval.schemas import (
+    MAX_VERSION,
     BatchResult,
     DocumentCreate,
     DocumentUpdate,
@@ -35,6 +36,8 @@ def make_pages_router(
 ) -> APIRouter:
     router = APIRouter(prefix="/kb", include_in_schema=False)
     Editor = Annotated[Any, Depends(require_editor)]
+    VersionQuery = Annotated[int, Query(ge=1, le=MAX_VERSION)]
+    VersionPath = Annotated[int, Path(ge=1, le=MAX_VERSION)]
     Text = Annotated[str, Form()]
 
     def page(request: Request, name: str, staff: Any, status: int = 200, **context: Any):
@@ -166,7 +169,7 @@ def make_pages_router(
         return page(request, "kb_history.html", staff, row=row, versions=stored)
 
     @router.get("/docs/{doc_id}/diff", response_class=HTMLResponse)
-    def diff(request: Request, staff: Editor, doc_id: str, a: int, b: int):
+    def diff(request: Request, staff: Editor, doc_id: str, a: VersionQuery, b: VersionQuery):
         with kb.session() as session, found():
             row = library.get_row(session=session, doc_id=doc_id)
             old = library.get_document(session=session, doc_id=doc_id, version=a)
@@ -176,7 +179,7 @@ def make_pages_router(
         return page(request, "kb_diff.html", staff, row=row, a=a, b=b, table=table)
 
     @router.post("/docs/{doc_id}/versions/{version}/restore")
-    def restore_version(staff: Editor, doc_id: str, version: int):
+    def restore_version(staff: Editor, doc_id: str, version: VersionPath):
         with found():
             published = kb.publisher().restore_version(doc_id, version, author=staff.email)
         notice = "restored" if published.indexed else "unindexed"

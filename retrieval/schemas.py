@@ -17,6 +17,9 @@ from retrieval.index import SyncReport
 from retrieval.sanitize import safe_url
 
 DOC_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$"
+# The largest version number a database stores (SQLite, PostgreSQL BIGINT): a larger one in a
+# path or query is a 422, not an overflow in the driver.
+MAX_VERSION = 2**63 - 1
 
 
 class DocumentUpdate(BaseModel):

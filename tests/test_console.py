@@ -389,6 +389,16 @@ def test_canned_responses_are_read_by_agents_and_written_by_admins(console):
     assert console.send(root, "DELETE", f"/api/agent/canned/{canned_id}").status_code == 404
 
 
+def test_a_canned_response_id_past_64_bits_is_422_not_500(console):
+    admin = console.member("Root", "admin")
+    canned = {"shortcut": "/hi", "title": "Hi", "text": "Hello!"}
+    for canned_id in (2**63, 2**64, 0):
+        path = f"/api/agent/canned/{canned_id}"
+        assert console.send(admin, "PUT", path, json=canned).status_code == 422
+        assert console.send(admin, "DELETE", path).status_code == 422
+    assert console.send(admin, "DELETE", f"/api/agent/canned/{2**63 - 1}").status_code == 404
+
+
 def test_with_auto_assignment_waiting_customers_go_to_agents_as_they_come_online(console):
     console.client.app.state.console.auto_assign = True
     ana = console.member("Ana", "agent")

@@ -221,6 +221,19 @@ def test_versions_diff_and_restore_of_any_version(app, editor):
     assert editor.post("/api/kb/documents/nope/versions/1/restore").status_code == 404
 
 
+def test_version_numbers_past_64_bits_are_422_not_500(editor):
+    editor.post("/api/kb/documents", json=ARTICLE)
+    for version in (2**63, 2**64, 0):
+        api = "/api/kb/documents/gift-cards"
+        assert editor.get(f"{api}/versions/{version}").status_code == 422
+        assert editor.post(f"{api}/versions/{version}/restore").status_code == 422
+        assert editor.get(f"{api}/diff", params={"a": 1, "b": version}).status_code == 422
+        page = "/kb/docs/gift-cards"
+        assert editor.get(f"{page}/diff", params={"a": version, "b": 1}).status_code == 422
+        assert editor.post(f"{page}/versions/{version}/restore").status_code == 422
+    assert editor.get("/api/kb/documents/gift-cards/versions/1").status_code == 200
+
+
 def test_delete_takes_a_document_out_of_the_index_and_restore_puts_it_back(app, editor):
     deleted = editor.delete("/api/kb/documents/shipping").json()
     assert deleted["deleted"] and deleted["index_state"] == "removed"
