@@ -23,7 +23,9 @@ class LexicalIndex:
             self._bm25.index(corpus, show_progress=False)
             df = np.zeros(len(corpus.vocab), dtype=np.float32)
             for ids in corpus.ids:
-                df[np.unique(ids)] += 1
+                # intp: a chunk without a single term ("0 .") has no ids, and numpy reads an
+                # empty list as floats, which cannot index.
+                df[np.unique(np.asarray(ids, dtype=np.intp))] += 1
             self._idf = np.log1p((self.size - df + 0.5) / (df + 0.5))  # Lucene's BM25 idf
 
     def scores(self, query: str) -> tuple[np.ndarray, float]:

@@ -84,6 +84,15 @@ def test_upsert_and_delete_one_document(kb_index):
     assert "billing-invoices" not in kb_index.doc_ids
 
 
+def test_a_document_without_one_searchable_word_is_indexed_and_search_goes_on(kb_index):
+    # Found by fuzzing the editor's API: no word of two letters or more, so BM25 has no term
+    # for it, and building the lexical table raised IndexError (the save stayed unindexed).
+    kb_index.sync(DOCS)
+    report = kb_index.upsert(Document("dots", "0", "- . ! ?"))
+    assert report.added == 1 and "dots" in kb_index.doc_ids
+    assert kb_index.search("refunds to my card", k=1, mode="bm25")[0].doc_id == "billing-refunds"
+
+
 def test_progress_reports_every_chunk_embedded(kb_index):
     calls = []
     kb_index.sync(DOCS, progress=lambda done, total: calls.append((done, total)))
