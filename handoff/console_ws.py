@@ -215,24 +215,32 @@ class _ConsoleSession:
                 return
             data = _read_frame(frame.get("text"))
             if isinstance(data, str):
-                await self.send({"type": "error", "message": data})
+                await self._error(data)
                 continue
             await self._handle(data)
 
     async def _handle(self, data: dict[str, Any]) -> None:
         conversation_id = _storable(data.get("conversation_id"))
+        on = data.get("on", False)
         match data.get("type"):
-            case "watch" if isinstance(conversation_id, str):
-                await self._unwatch()
-                self._watch = asyncio.create_task(self._follow(conversation_id))
-            case "typing" if isinstance(conversation_id, str):
-                await self._typing(conversation_id, bool(data.get("on")))
             case "ping":
                 await self.send({"type": "pong"})
+            case "watch" | "typing" if conversation_id is None:
+                await self._error("conversation_id must be a string.")
+            case "watch":
+                await self._unwatch()
+                self._watch = asyncio.create_task(self._follow(conversation_id))
+            case "typing" if not isinstance(on, bool):
+                await self._error("on must be true or false.")
+            case "typing":
+                await self._typing(conversation_id, on)
             case str(other):
-                await self.send({"type": "error", "message": f"Unknown event {other[:40]!r}."})
+                await self._error(f"Unknown event {other[:40]!r}.")
             case _:
-                await self.send({"type": "error", "message": "The event type must be a string."})
+                await self._error("The event type must be a string.")
+
+    async def _error(self, message: str) -> None:
+        await self.send({"type": "error", "message": message})
 
     async def _typing(self, conversation_id: str, on: bool) -> None:
         now = time.monotonic()

@@ -12,9 +12,11 @@ from bot.staff.users import create_user, open_sign_in
 ORIGIN = "http://testserver"
 
 
-def signed_in_headers(app: FastAPI, *roles: str, email: str = "root@example.com") -> dict[str, str]:
+def signed_in_headers(
+    app: FastAPI, *roles: str, email: str = "root@example.com", origin: str = ORIGIN
+) -> dict[str, str]:
     """Create a member with ``roles``, sign them in on the app's clock, and return the cookie,
-    Origin and CSRF headers of their browser."""
+    Origin and CSRF headers of their browser on ``origin``."""
     settings = app.state.settings
     with session_scope(app.state.sessionmaker) as db:
         user_id = create_user(
@@ -25,6 +27,6 @@ def signed_in_headers(app: FastAPI, *roles: str, email: str = "root@example.com"
         open_sign_in(session=db, sid=session.sid, user_id=user_id, max_age_s=SESSION_MAX_AGE_S)
     return {
         "cookie": f"{SESSION_COOKIE}={sign_session(settings, session)}",
-        "origin": ORIGIN,
+        "origin": origin,
         "x-csrf-token": csrf_token(settings, session.sid),
     }
