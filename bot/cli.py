@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import click
+from pydantic import ValidationError
 from tqdm import tqdm
 
 from bot.answering.engine import Engine, Turn, make_answer_engine, make_embeddings_for, open_index
@@ -26,7 +27,22 @@ from retrieval.publishing import Publisher
 @click.pass_context
 def main(ctx: click.Context) -> None:
     """allhours: an AI-first customer-support chatbot with human handoff."""
-    ctx.obj = Settings()
+    try:
+        ctx.obj = Settings()
+    except ValidationError as error:
+        # One line on stderr and exit status 1, instead of a traceback whose pydantic message
+        # quoted the settings' input, the secret key included.
+        raise click.ClickException(_settings_problem(error)) from None
+
+
+def _settings_problem(error: ValidationError) -> str:
+    """What is wrong with the settings, naming each variable and never quoting a value."""
+    problems = []
+    for problem in error.errors(include_input=False, include_url=False, include_context=False):
+        message = problem["msg"].removeprefix("Value error, ")
+        field = ".".join(str(part) for part in problem["loc"])
+        problems.append(f"ALLHOURS_{field.upper()}: {message}" if field else message)
+    return "invalid settings: " + "; ".join(problems)
 
 
 # Command groups that live in their own modules, one line each.

@@ -1,5 +1,9 @@
 import json
+import os
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -120,3 +124,38 @@ def test_the_users_group_is_part_of_the_cli(run):
     assert result.exit_code == 0
     for command in ("index", "ask", "chat", "serve", "users"):
         assert command in result.output
+
+
+SECRET = "Zq9-weak-KEY-7x"  # distinctive: any six characters of it in the output are a leak
+
+
+@pytest.mark.parametrize(
+    ("env", "problem"),
+    [
+        ({"ALLHOURS_SECRET_KEY": SECRET}, "ALLHOURS_SECRET_KEY must be set (32+ characters)"),
+        # A key long enough, and origins left at "*": the old traceback showed the key's end.
+        (
+            {"ALLHOURS_SECRET_KEY": SECRET * 3, "ALLHOURS_ALLOWED_ORIGINS": "*"},
+            "ALLHOURS_ALLOWED_ORIGINS must list real origins",
+        ),
+    ],
+    ids=["weak-key", "wildcard-origins"],
+)
+def test_serve_in_production_with_bad_settings_refuses_in_one_line_that_hides_the_key(
+    tmp_path, env, problem
+):
+    command = [str(Path(sys.executable).parent / "allhours"), "serve"]
+    environment = os.environ | {
+        "ALLHOURS_MODE": "production",
+        "ALLHOURS_ALLOWED_ORIGINS": "https://shop.example",
+        "ALLHOURS_DATA_DIR": str(tmp_path / "data"),
+    }
+    # cwd: no .env of the repository is read.
+    refused = subprocess.run(
+        command, env=environment | env, cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
+    assert refused.returncode == 1 and refused.stdout == ""
+    [line] = refused.stderr.splitlines()
+    assert line.startswith("Error: invalid settings: ") and problem in line
+    output = refused.stdout + refused.stderr
+    assert not any(SECRET[i : i + 6] in output for i in range(len(SECRET) - 5))
