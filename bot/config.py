@@ -21,7 +21,10 @@ def _split_csv(value: object) -> object:
 class Settings(BaseSettings):
     """All configuration, validated. Pass an instance into ``create_app(settings)``."""
 
-    model_config = SettingsConfigDict(env_prefix="ALLHOURS_", env_file=".env", extra="ignore")
+    # hide_input_in_errors: a validation error never quotes the values (the secret key included).
+    model_config = SettingsConfigDict(
+        env_prefix="ALLHOURS_", env_file=".env", extra="ignore", hide_input_in_errors=True
+    )
 
     mode: Literal["development", "production"] = "development"
     host: str = "127.0.0.1"
@@ -49,6 +52,8 @@ class Settings(BaseSettings):
 
     # retrieval and answering
     top_k: int = Field(default=5, ge=1, le=20)
+    # Passages the retriever hands the reader, which keeps the top_k it rates best.
+    reader_candidates: int = Field(default=8, ge=1, le=40)
     calibration_path: Path = _PACKAGE_DIR / "answering" / "calibration.json"
     handoff_threshold: float | None = Field(default=None, ge=0, le=1)  # None: from calibration
     clarify_first: bool = True
@@ -66,6 +71,8 @@ class Settings(BaseSettings):
     max_message_chars: int = Field(default=2000, ge=1)
     rate_limit_ip_per_minute: int = Field(default=120, ge=1)
     rate_limit_conversation_per_minute: int = Field(default=30, ge=1)
+    # Open WebSockets (widget and agent console) per client address; counted per process.
+    max_sockets_per_ip: int = Field(default=20, ge=1)
     max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
     # URL imports may reach hosts on loopback, private, link-local or reserved addresses
     # (off: an editor could otherwise make the server fetch from its own network, SSRF).

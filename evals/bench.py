@@ -105,6 +105,7 @@ def table(results: dict[str, Any]) -> str:
         ("turn, in-process", _ms(turn["turn"])),
         ("turn, over WebSocket", f"{_ms(ws)}, no reply {ws['unanswered']}"),
         ("bare query embedding", _ms(embed)),
+        (f"reader, {turn['reader_pairs']} passages", _ms(turn["reader"])),
         (
             f"indexing ({index['chunks']} chunks)",
             f"{index['index_chunks_per_s']:.1f} chunks/s, raw encode "
@@ -116,7 +117,8 @@ def table(results: dict[str, Any]) -> str:
             (
                 f"concurrency N={n} x {c['messages_each']}",
                 f"{_ms(c)}, sent {c['sent']}, stored {c['stored']}, answered {c['answered']}, "
-                f"lost {c['lost']}, failed {c['failed_conversations']}, {c['wall_s']} s",
+                f"lost {c['lost']}, failed {c['failed_conversations']}, {c['wall_s']} s, "
+                f"saturation {c['turns_per_s']} turns/s",
             )
         )
     width = max(len(name) for name, _ in rows) + 2

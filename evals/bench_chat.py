@@ -82,6 +82,8 @@ def measure_concurrency(
         "create_retries": sum(r["retries"] for r in results),
         **_percentiles(latencies),
         "wall_s": round(wall_s, 1),
+        # Every conversation starts at once, so the server is saturated for the whole run.
+        "turns_per_s": round(sum(r["answered"] for r in results) / wall_s, 1),
         "server_cpu_s": round(cpu_s, 1),
         "server_peak_rss_mb": round(monitor.peak_rss / 2**20, 1),
         # The load generator shares the machine: its CPU time bounds what the server could do.

@@ -1,8 +1,9 @@
-"""Latency of one offline answering turn, next to the latency of a bare query embedding.
+"""Latency of one offline answering turn, next to a bare query embedding and the reader.
 
 Indexes ``kb_docs`` into a temporary folder, warms up, then times ``Engine.answer`` on
-``n`` distinct questions in-process (no HTTP) and the embedding of ``n`` other distinct
-questions, so neither figure is helped by the query-embedding cache.
+``n`` distinct questions in-process (no HTTP), the embedding of ``n`` other distinct
+questions, so neither figure is helped by the query-embedding cache, and the reader scoring
+the retriever's candidates for a third set of questions (the reader's share of a turn).
 
     python -m evals.bench_turn [N]
 """
@@ -19,6 +20,7 @@ import time
 from pathlib import Path
 
 from bot.answering.engine import make_answer_engine, make_embeddings_for, open_index
+from bot.answering.reader import hit_context
 from bot.config import Settings
 from retrieval.loaders import load_folder
 
@@ -60,9 +62,9 @@ def _percentiles(samples_s: list[float]) -> dict[str, float]:
 
 
 def measure_turns(n: int = 200, *, kb_dir: Path = KB_DIR) -> dict:
-    questions = bench_questions(kb_dir, 2 * n + 2 * _WARM_UP)
+    questions = bench_questions(kb_dir, 3 * n + 2 * _WARM_UP)
     turn_questions, embed_questions = questions[:n], questions[n : 2 * n]
-    warm_up = questions[2 * n :]
+    read_questions, warm_up = questions[2 * n : 3 * n], questions[3 * n :]
     with tempfile.TemporaryDirectory() as folder:
         settings = Settings(data_dir=Path(folder), kb_dir=kb_dir)
         embeddings = make_embeddings_for(settings)
@@ -71,27 +73,38 @@ def measure_turns(n: int = 200, *, kb_dir: Path = KB_DIR) -> dict:
         report = index.sync(documents)
         engine = make_answer_engine(settings, index=index, embeddings=embeddings)
 
-        async def run() -> tuple[list[float], list[float]]:
+        candidates = [
+            [(hit_context(h), h.text) for h in index.search(q, k=engine.candidates)]
+            for q in read_questions
+        ]
+
+        async def run() -> tuple[list[float], list[float], list[float]]:
             for question in warm_up:
                 await engine.answer(question, [])
-            turns, embeds = [], []
-            # Interleaved, so that a busy neighbour on the machine slows both figures alike.
-            for question, other in zip(turn_questions, embed_questions, strict=True):
+            turns, embeds, reads = [], [], []
+            # Interleaved, so that a busy neighbour on the machine slows every figure alike.
+            rounds = zip(turn_questions, embed_questions, read_questions, candidates, strict=True)
+            for question, other, third, passages in rounds:
                 started = time.perf_counter()
                 await engine.answer(question, [])
                 turns.append(time.perf_counter() - started)
                 started = time.perf_counter()
                 await asyncio.to_thread(embeddings.embed_query, other)  # as the engine does
                 embeds.append(time.perf_counter() - started)
-            return turns, embeds
+                started = time.perf_counter()
+                await asyncio.to_thread(engine.reader.logits, third, passages)
+                reads.append(time.perf_counter() - started)
+            return turns, embeds, reads
 
-        turns, embeds = asyncio.run(run())
+        turns, embeds, reads = asyncio.run(run())
     return {
         "n": n,
         "documents": len(documents),
         "chunks": report.chunks_embedded,
         "turn": _percentiles(turns),
         "query_embedding": _percentiles(embeds),
+        "reader": _percentiles(reads),
+        "reader_pairs": engine.candidates,
     }
 
 
@@ -99,7 +112,7 @@ def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 200
     result = measure_turns(n)
     print(f"{result['documents']} documents, {result['chunks']} chunks, {n} questions")
-    for name in ("turn", "query_embedding"):
+    for name in ("turn", "query_embedding", "reader"):
         figures = result[name]
         print(f"{name:16} p50 {figures['p50_ms']:7.2f} ms   p95 {figures['p95_ms']:7.2f} ms")
 

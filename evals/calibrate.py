@@ -176,6 +176,19 @@ def fit_calibration(
         }
 
     names = np.array([name for name, _ in rows])
+    held_out = {}
+    for name in turns if len(turns) > 1 else ():
+        # Fitted on the other knowledge bases only: how the calibration carries to a new one.
+        test = names == name
+        w, b = fit(X[~test], y[~test])
+        seen = predict(w, b, X[~test])
+        cut = pick_threshold(seen, y[~test], int(answerable[~test].sum()), max_risk)
+        confidences = predict(w, b, X[test])
+        held_out[name] = figures(confidences, y[test], answerable[test]) | {
+            "policy_at_threshold": policy_figures(
+                confidences, y[test], answerable[test], np.full(int(test.sum()), cut)
+            )
+        }
     return {
         "features": features,
         "weights": [round(float(w), 6) for w in weights],
@@ -199,14 +212,21 @@ def fit_calibration(
             "pooled": report(np.ones(len(rows), dtype=bool)),
             **{name: report(names == name) for name in turns},
         },
+        "leave_one_set_out": held_out,
     }
 
 
 def calibrate_datasets(
-    datasets: Sequence[Path], out: Path, *, max_risk: float = 0.05, settings: Settings | None = None
+    datasets: Sequence[Path],
+    out: Path,
+    *,
+    max_risk: float = 0.05,
+    features: Sequence[str] | None = None,
+    settings: Settings | None = None,
 ) -> dict[str, Any]:
     """Ask every question of every dataset, fit, and write the calibration JSON to ``out``."""
-    data = fit_calibration(datasets, collect(datasets, settings), max_risk=max_risk)
+    turns = collect(datasets, settings)
+    data = fit_calibration(datasets, turns, max_risk=max_risk, features=features)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(data, indent=1) + "\n")
     return data

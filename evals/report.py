@@ -7,7 +7,12 @@ import math
 from pathlib import Path
 from typing import Any
 
-_RETRIEVERS = (("engine", "engine (hybrid)"), ("bm25", "BM25 only"), ("dense", "dense only"))
+_RETRIEVERS = (
+    ("engine", "engine (hybrid, reranked by the reader)"),
+    ("hybrid", "hybrid only"),
+    ("bm25", "BM25 only"),
+    ("dense", "dense only"),
+)
 
 
 def write(out: Path, figures: dict[str, Any]) -> None:

@@ -42,7 +42,10 @@ _OUT_OF_FOLD = (
 def run(dataset: Path, out: Path, *, settings: Settings | None = None, command: str = "") -> dict:
     with deploy(dataset, settings) as deployment:
         results = deployment.ask_all()
-        retrieval = compare_retrievers(deployment.engine.index, deployment.questions)
+        engine = deployment.engine
+        retrieval = compare_retrievers(
+            engine.index, deployment.questions, reader=engine.reader, candidates=engine.candidates
+        )
         calibration = json.loads(Path(deployment.settings.calibration_path).read_text())
         fitted_on = calibration.get("datasets", [])
         if any(d.get("fingerprint") == fingerprint(dataset) for d in fitted_on):

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 import pytest
 from click.testing import CliRunner
 
+from bot.answering.reader import Reader
 from evals.cli import main
 from evals.datasets import load_dataset
 from evals.retrieval import compare_retrievers, evaluate_dataset, score
@@ -62,7 +63,7 @@ def test_unknown_gold_documents_are_refused(dataset):
 def test_evaluate_dataset_compares_the_three_retrievers(dataset, embeddings):
     figures = evaluate_dataset(dataset, embeddings=embeddings)
     assert (figures["documents"], figures["chunks"]) == (3, 3)
-    assert set(figures["retrievers"]) == {"engine", "bm25", "dense"}
+    assert set(figures["retrievers"]) == {"engine", "hybrid", "bm25", "dense"}
     engine = figures["retrievers"]["engine"]
     assert engine["n"] == 3  # the unanswerable question is not scored
     assert engine["recall@5"] == 1.0
@@ -80,7 +81,7 @@ def test_compare_retrievers_takes_question_objects(tmp_path, embeddings, dataset
     index = KnowledgeIndex(embeddings=embeddings, persist_dir=tmp_path / "chroma")
     index.sync(load_dataset(dataset).documents)
     questions = [_Question("sleep timer", True, ("tv-003-sleep-timer",))]
-    figures = compare_retrievers(index, questions)
+    figures = compare_retrievers(index, questions, reader=Reader(), candidates=8)
     assert figures["engine"]["recall@1"] == 1.0 and figures["engine"]["n"] == 1
 
 

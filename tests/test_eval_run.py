@@ -97,7 +97,7 @@ def test_run_writes_predictions_metrics_report_and_plots(dataset: Path, tmp_path
 
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["questions"] == 15 and metrics["answerable"] == 8
-    assert set(metrics["retrieval"]) == {"engine", "bm25", "dense"}
+    assert set(metrics["retrieval"]) == {"engine", "hybrid", "bm25", "dense"}
     assert metrics["retrieval"]["engine"]["recall@5"] == 1.0
     for key in ("auroc", "resolution_at_5pct", "resolution_at_10pct", "ece"):
         assert 0.0 <= metrics[key] <= 1.0

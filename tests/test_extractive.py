@@ -1,6 +1,14 @@
 import asyncio
 
-from bot.answering.extractive import MAX_WORDS, ExtractiveChatModel, compose_answer, read_prompt
+import pytest
+
+from bot.answering.extractive import (
+    MAX_WORDS,
+    ExtractiveChatModel,
+    SentenceSimilarity,
+    compose_answer,
+    read_prompt,
+)
 from bot.answering.prompts import NO_ANSWER, grounded_messages
 from bot.answering.terms import split_sentences, strip_markers
 from retrieval.documents import Hit
@@ -33,16 +41,32 @@ def test_the_prompt_round_trips_passages_and_question():
     assert passages[1].text == HITS[1].text
 
 
-def test_the_answer_is_consecutive_passage_sentences_with_the_passage_marker():
-    answer = (
-        ExtractiveChatModel().invoke(grounded_messages(HITS, "how long do refunds take")).content
-    )
-    assert answer == "Refunds reach your card within 5 business days. Contact us. [2]"
+@pytest.fixture(scope="module")
+def model(embeddings) -> ExtractiveChatModel:
+    return ExtractiveChatModel(embeddings=embeddings)
 
 
-def test_the_answer_stays_short_and_verbatim():
+def test_the_answer_quotes_the_first_passage_the_one_the_reader_rated_best(model):
+    answer = model.invoke(grounded_messages([HITS[1], HITS[0]], "how long do refunds take"))
+    assert answer.content == "Refunds reach your card within 5 business days. Contact us. [1]"
+    # Passage [2] matches better word for word, but the engine has put the best one first.
+    answer = model.invoke(grounded_messages(HITS, "how many days until my refund email arrives"))
+    assert answer.content.endswith("[1]")
+
+
+def test_the_sentence_closest_in_meaning_to_the_question_opens_the_answer(model, embeddings):
+    question = "for how long does the emailed link work"
     answer = compose_answer(
-        read_prompt(grounded_messages(HITS, "reset password"))[0], "reset password"
+        read_prompt(grounded_messages(HITS, question))[0], question, SentenceSimilarity(embeddings)
+    )
+    assert answer.startswith("We email you a link that is valid for 30 minutes.")
+
+
+def test_the_answer_stays_short_and_verbatim(embeddings):
+    answer = compose_answer(
+        read_prompt(grounded_messages(HITS, "reset password"))[0],
+        "reset password",
+        SentenceSimilarity(embeddings),
     )
     assert answer.endswith("[1]")
     assert len(strip_markers(answer).split()) <= MAX_WORDS
@@ -50,14 +74,9 @@ def test_the_answer_stays_short_and_verbatim():
         assert sentence in HITS[0].text
 
 
-def test_nothing_in_common_gives_the_no_answer_marker():
-    assert (
-        ExtractiveChatModel().invoke(grounded_messages(HITS, "weather in Paris")).content
-        == NO_ANSWER
-    )
-    assert (
-        ExtractiveChatModel().invoke(grounded_messages([], "reset password")).content == NO_ANSWER
-    )
+def test_nothing_in_common_gives_the_no_answer_marker(model):
+    assert model.invoke(grounded_messages(HITS, "weather in Paris")).content == NO_ANSWER
+    assert model.invoke(grounded_messages([], "reset password")).content == NO_ANSWER
 
 
 def test_a_passage_cannot_close_its_delimiter():
@@ -68,8 +87,7 @@ def test_a_passage_cannot_close_its_delimiter():
     assert len(passages) == 1 and "</passage>" not in passages[0].text
 
 
-def test_streaming_yields_the_same_answer_word_by_word():
-    model = ExtractiveChatModel()
+def test_streaming_yields_the_same_answer_word_by_word(model):
     messages = grounded_messages(HITS, "reset my password")
 
     async def collect() -> list[str]:

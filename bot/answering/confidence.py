@@ -76,8 +76,26 @@ def _citation_signals(hits: Sequence[Hit], query: frozenset[str], answer: str) -
     }
 
 
-def signals(hits: Sequence[Hit], question: str, answer: str) -> dict[str, float]:
-    """Every signal the confidence may use, each in [0, 1].
+def _sigmoid(x: float) -> float:
+    return 1 / (1 + math.exp(-max(-50.0, min(50.0, x))))
+
+
+def _reader_signals(logits: Sequence[float], answer: str) -> dict[str, float]:
+    # The reader's judgement of the passage the answer cites (the top one before generation),
+    # and how far it stands above the best other passage.
+    i = _cited_index(answer, len(logits))
+    rival = max((x for j, x in enumerate(logits) if j != i), default=-10.0)
+    return {
+        "reader": _sigmoid(logits[i]),
+        "reader_logit": logits[i],
+        "reader_lead": _sigmoid(logits[i]) - _sigmoid(rival),
+    }
+
+
+def signals(
+    hits: Sequence[Hit], reader_logits: Sequence[float], question: str, answer: str
+) -> dict[str, float]:
+    """Every signal the confidence may use (each in [0, 1], but the reader's raw logit).
 
     Before generation (``answer`` empty) the answer signals are those of the top passage, so
     a remote LLM's turn has a usable estimate before its first token.
@@ -85,10 +103,10 @@ def signals(hits: Sequence[Hit], question: str, answer: str) -> dict[str, float]
     names = (
         "dense_top dense_margin bm25_top bm25_margin same_top dense_rank_of_top "
         "bm25_rank_of_top coverage support answer_overlap cited_top cited_dense coverage_lead "
-        "score_lead sentence_coverage title_coverage title_lead"
+        "score_lead sentence_coverage title_coverage title_lead reader reader_lead"
     ).split()
     if not hits:
-        return dict.fromkeys(names, 0.0)
+        return dict.fromkeys(names, 0.0) | {"reader_logit": -10.0}
     dense = [h.dense_score for h in hits if h.dense_score is not None]
     bm25 = [h.bm25_score for h in hits if h.bm25_score is not None]
     dense_1, dense_2 = _top_two(dense)
@@ -113,6 +131,7 @@ def signals(hits: Sequence[Hit], question: str, answer: str) -> dict[str, float]
         "support": _answer_support(answer, passages),
         "answer_overlap": overlap(query, term_set(strip_markers(answer))),
         **_citation_signals(hits, query, answer),
+        **_reader_signals(reader_logits, answer),
     }
 
 

@@ -22,6 +22,7 @@ from bot.answering.confidence import Calibration, signals
 from bot.answering.extractive import ExtractiveChatModel
 from bot.answering.llms import LLMError, invoke_text, make_chat_model, stream_text
 from bot.answering.prompts import NO_ANSWER, condense_messages, grounded_messages
+from bot.answering.reader import Reader
 from bot.answering.smalltalk import reply_to_smalltalk
 from bot.config import Settings
 from retrieval.documents import Hit
@@ -60,6 +61,7 @@ class Draft:
     no_answer: bool = False  # the model said the passages do not answer
     generated: bool = False  # answer, citations and the answer signals are final
     messages: list[BaseMessage] = field(default_factory=list, repr=False)  # the grounded prompt
+    reader_logits: list[float] = field(default_factory=list)  # one per hit, best first
 
 
 def cite(answer: str, hits: Sequence[Hit]) -> list[Citation]:
@@ -83,14 +85,18 @@ class Engine:
         embeddings: Embeddings,
         chat_model: BaseChatModel,
         calibration: Calibration,
+        reader: Reader,
         company: str,
         top_k: int = 5,
+        candidates: int = 8,
     ) -> None:
         self.index = index
         self.embeddings = embeddings
         self.chat_model = chat_model
         self.calibration = calibration
+        self.reader = reader
         self.top_k = top_k
+        self.candidates = max(candidates, top_k)
         self.company = company
         # The extractive model is instant: it answers inside prepare(), so the confidence
         # already includes how well the answer is supported.
@@ -101,8 +107,8 @@ class Engine:
         if reply is not None:
             return Draft(question, question, "smalltalk", [], {}, 1.0, reply, generated=True)
         condensed = await self._condense(question, history)
-        hits = await asyncio.to_thread(self._retrieve, condensed)
-        draft = Draft(question, condensed, "retrieval", hits, {}, 0.0)
+        hits, logits = await asyncio.to_thread(self._retrieve, condensed)
+        draft = Draft(question, condensed, "retrieval", hits, {}, 0.0, reader_logits=logits)
         draft.messages = grounded_messages(hits, condensed, company=self.company)
         if self._instant or not hits:
             # One whole message: streaming ~50 word chunks through LangChain costs more than
@@ -142,9 +148,12 @@ class Engine:
             return condense.condense_question(question, history)
         return text
 
-    def _retrieve(self, query: str) -> list[Hit]:
+    def _retrieve(self, query: str) -> tuple[list[Hit], list[float]]:
+        """The ``top_k`` passages the reader rates best of the retriever's candidates."""
         vector = self.embeddings.embed_query(query)
-        return self.index.search_with_vector(query, vector, k=self.top_k)
+        hits = self.index.search_with_vector(query, vector, k=self.candidates)
+        hits, logits = self.reader.rerank(query, hits)
+        return hits[: self.top_k], logits[: self.top_k]
 
     async def _whole_text(self, draft: Draft) -> AsyncIterator[str]:
         yield await invoke_text(self.chat_model, draft.messages)
@@ -184,7 +193,7 @@ class Engine:
         self._score(draft, NO_ANSWER if draft.no_answer else draft.answer)
 
     def _score(self, draft: Draft, answer: str) -> None:
-        draft.signals = signals(draft.hits, draft.condensed, answer)
+        draft.signals = signals(draft.hits, draft.reader_logits, draft.condensed, answer)
         draft.confidence = self.calibration.confidence(draft.signals)
 
 
@@ -219,8 +228,10 @@ def make_answer_engine(
     return Engine(
         index=index,
         embeddings=embeddings,
-        chat_model=make_chat_model(settings),
+        chat_model=make_chat_model(settings, embeddings),
         calibration=Calibration.load(Path(settings.calibration_path)),
+        reader=Reader(),
         top_k=settings.top_k,
+        candidates=settings.reader_candidates,
         company=settings.company_name,
     )

@@ -1,37 +1,35 @@
-"""The offline chat model: answers with sentences copied verbatim from the retrieved passages.
+"""The offline chat model: answers with sentences copied verbatim from the best passage.
 
-It reads the same grounded prompt as a remote LLM (``prompts.grounded_messages``), picks the
-passage sentence that shares the most terms with the question plus up to two sentences that
-follow it, and cites the passage as [n]. It never writes a word that is not in a passage;
-when nothing in the passages touches the question it replies with the no-answer marker.
+It reads the same grounded prompt as a remote LLM (``prompts.grounded_messages``). The engine
+orders the passages by the reader (the cross-encoder), so passage [1] is the one the reader
+rates most likely to answer; the model quotes it and cites it as [1]. Within it, the sentence
+to start from is the one whose embedding (the packaged sentence-transformers model, the same
+that retrieval uses) is closest to the question's, followed by up to two sentences. It never
+writes a word that is not in a passage; when the passage shares no term with the question it
+replies with the no-answer marker.
 """
 
 from __future__ import annotations
 
-import math
 import re
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+from langchain_core.embeddings import Embeddings
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from pydantic import PrivateAttr
 
 from bot.answering.prompts import NO_ANSWER, PASSAGE, QUESTION_PREFIX
 from bot.answering.terms import Sentence, passage_sentences, term_set
 
 MAX_WORDS = 60
 MAX_SENTENCES = 3
-# A heading that names the topic makes its sentences likelier; the title less so, since every
-# section of an article shares it.
-_HEADING_WEIGHT = 0.5
-_TITLE_WEIGHT = 0.25
-# Retrieval ranks the right document first far more often than a sentence's word overlap
-# picks it (hybrid Recall@1 0.72-0.99 on the public sets): a lower passage must match clearly
-# better to become the primary citation...
-_RANK_PENALTY = 0.1
-_POSITION_PENALTY = 0.01  # ...and to the sentence nearer the start of its section
+_CACHED_SENTENCES = 8192  # sentence vectors kept: a knowledge base repeats its best passages
 _PROCEDURE = re.compile(r"(?i)^\s*(?:how (?:do|can|should|would) (?:i|we|you)|how to)\b")
 
 
@@ -51,45 +49,21 @@ def read_prompt(messages: list[BaseMessage]) -> tuple[list[Passage], str]:
     return passages, question.strip() if found else ""
 
 
-def _weights(query: frozenset[str], sentences: list[frozenset[str]]) -> dict[str, float]:
-    """Inverse frequency of each query term among the candidate sentences: a term that every
-    passage repeats ("password" in a password article) tells less than a rare one ("link")."""
-    total = len(sentences) + 1
-    return {t: math.log(1 + total / (1 + sum(t in s for s in sentences))) for t in query}
-
-
-def _match(weights: dict[str, float], terms: frozenset[str]) -> float:
-    total = sum(weights.values())
-    return sum(w for t, w in weights.items() if t in terms) / total if total else 0.0
-
-
-def compose_answer(passages: list[Passage], question: str) -> str:
-    """One to three consecutive passage sentences with their [n] marker, or ``NO_ANSWER``."""
-    query = term_set(question)
-    split = [passage_sentences(p.text) for p in passages]
-    terms = [[term_set(s.text) for s in sentences] for sentences in split]
-    weights = _weights(query, [t for group in terms for t in group])
-    best: tuple[float, int, int] | None = None
-    for rank, passage in enumerate(passages):
-        title, _, headings = passage.source.partition(" > ")
-        source_score = _HEADING_WEIGHT * _match(weights, term_set(headings)) + (
-            _TITLE_WEIGHT * _match(weights, term_set(title))
-        )
-        for i, sentence in enumerate(split[rank]):
-            sentence_score = _match(weights, terms[rank][i])
-            # A sentence that starts in lower case continues a list item: no way to begin.
-            if sentence_score == 0 or sentence.text[0].islower():
-                continue
-            score = sentence_score + source_score - _RANK_PENALTY * rank - _POSITION_PENALTY * i
-            if best is None or score > best[0]:
-                best = (score, rank, i)
-    if best is None:
+def compose_answer(passages: list[Passage], question: str, similarity: SentenceSimilarity) -> str:
+    """One to three consecutive sentences of passage [1] with its marker, or ``NO_ANSWER``."""
+    if not passages:
         return NO_ANSWER
-    _, rank, start = best
-    sentences = split[rank]
+    best = passages[0]
+    sentences = passage_sentences(best.text)
+    # A sentence that starts in lower case continues a list item: no way to begin.
+    starts = [i for i, s in enumerate(sentences) if not s.text[0].islower()]
+    if not starts or not term_set(question) & term_set(f"{best.source} {best.text}"):
+        return NO_ANSWER
+    scores = similarity(question, [sentences[i].text for i in starts])
+    start = starts[int(np.argmax(scores))]
     if _PROCEDURE.match(question):
         start = _first_step(sentences, start)
-    return f"{_join(_window(sentences, start))} [{passages[rank].n}]"
+    return f"{_join(_window(sentences, start))} [{best.n}]"
 
 
 def _first_step(sentences: Sequence[Sentence], start: int) -> int:
@@ -128,8 +102,34 @@ def _join(chosen: list[Sentence]) -> str:
     return text
 
 
+class SentenceSimilarity:
+    """Cosine similarity of a question to sentences, with sentence vectors cached."""
+
+    def __init__(self, embeddings: Embeddings) -> None:
+        self.embeddings = embeddings
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    def __call__(self, question: str, sentences: Sequence[str]) -> list[float]:
+        missing = [s for s in dict.fromkeys(sentences) if s not in self._cache]
+        if missing:
+            for text, vector in zip(missing, self.embeddings.embed_documents(missing), strict=True):
+                self._cache[text] = np.asarray(vector, dtype=np.float32)
+        for text in sentences:
+            self._cache.move_to_end(text)
+        while len(self._cache) > _CACHED_SENTENCES:
+            self._cache.popitem(last=False)
+        query = np.asarray(self.embeddings.embed_query(question), dtype=np.float32)
+        return [float(self._cache[s] @ query) for s in sentences]
+
+
 class ExtractiveChatModel(BaseChatModel):
     """A ``BaseChatModel`` that quotes the knowledge base instead of generating text."""
+
+    embeddings: Embeddings
+    _similarity: SentenceSimilarity = PrivateAttr()
+
+    def model_post_init(self, context: Any) -> None:
+        self._similarity = SentenceSimilarity(self.embeddings)
 
     @property
     def _llm_type(self) -> str:
@@ -137,7 +137,7 @@ class ExtractiveChatModel(BaseChatModel):
 
     def _answer(self, messages: list[BaseMessage]) -> str:
         passages, question = read_prompt(messages)
-        return compose_answer(passages, question)
+        return compose_answer(passages, question, self._similarity)
 
     def _generate(
         self, messages: list[BaseMessage], stop: list[str] | None = None, **kwargs: Any

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Sequence
 
 import httpx
 import openai
+from langchain_core.embeddings import Embeddings
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import BaseMessage
 
@@ -22,10 +23,11 @@ class LLMError(Exception):
     """The chat model could not produce an answer (endpoint down, timeout, HTTP error)."""
 
 
-def make_chat_model(settings: Settings) -> BaseChatModel:
+def make_chat_model(settings: Settings, embeddings: Embeddings) -> BaseChatModel:
+    """The chat model chosen by settings; the extractive one picks sentences by ``embeddings``."""
     match settings.llm:
         case "extractive":
-            return ExtractiveChatModel()
+            return ExtractiveChatModel(embeddings=embeddings)
         case "openai":
             from langchain_openai import ChatOpenAI  # imported lazily: offline never needs it
 

@@ -1,0 +1,101 @@
+"""The reader: a cross-encoder trained by the project that scores whether a passage answers
+the question. It reranks the retriever's candidates and is the main confidence signal.
+
+The weights ship in ``reader_model/`` next to this module (trained by ``allhours-eval
+train-reader``; see its MODEL_CARD.md) and load offline.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import threading
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+from retrieval.documents import Hit
+
+MODEL_DIR = Path(__file__).parent / "reader_model"
+MAX_TOKENS = 128
+
+
+def format_passage(title: str, text: str) -> str:
+    """What the reader reads of a passage: its title (or heading path) over its text."""
+    return f"{title}\n{text}" if title else text
+
+
+def hit_context(hit: Hit) -> str:
+    """The title and headings over a passage, as the reader was trained to read them."""
+    return " > ".join((hit.title, *hit.heading_path))
+
+
+class Reader:
+    """Scores (question, passage) pairs; thread-safe (one call at a time: on a small server a
+    second concurrent forward pass only competes for the same cores)."""
+
+    def __init__(self, model_dir: Path | None = None) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        import torch
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()  # no "Loading weights" bar at every start
+
+        self._torch = torch
+        self.model_dir = Path(model_dir or MODEL_DIR)
+        self.tokenizer = AutoTokenizer.from_pretrained(self.model_dir)
+        model = AutoModelForSequenceClassification.from_pretrained(
+            self.model_dir, dtype=torch.float32
+        )
+        model.eval()
+        # int8 weights for the linear layers: about twice as fast on a CPU, and the shipped
+        # calibration is fitted on this quantised model, so the two never disagree.
+        with warnings.catch_warnings():
+            # torch 2.13 (pinned) warns that torch.ao.quantization will move to torchao (another
+            # dependency); the call works unchanged in the pinned release.
+            warnings.filterwarnings("ignore", "torch.ao.quantization is deprecated")
+            warnings.filterwarnings("ignore", "torch.quantize_per_tensor")
+            self.model = torch.ao.quantization.quantize_dynamic(
+                model, {torch.nn.Linear}, dtype=torch.qint8
+            )
+        self._lock = threading.Lock()
+
+    def logits(self, question: str, passages: Sequence[tuple[str, str]]) -> list[float]:
+        """One logit per (title, text) passage; higher: more likely to answer the question."""
+        if not passages:
+            return []
+        encoded = self.tokenizer(
+            [question] * len(passages),
+            [format_passage(title, text) for title, text in passages],
+            truncation="only_second",
+            max_length=MAX_TOKENS,
+            padding=True,
+            return_tensors="pt",
+        )
+        with self._lock, self._torch.inference_mode():
+            out = self.model(**encoded).logits.squeeze(-1)
+        return [float(x) for x in out.reshape(-1).tolist()]
+
+    def rerank(self, question: str, hits: Sequence[Hit]) -> tuple[list[Hit], list[float]]:
+        """The hits, best first by the reader, with its logits."""
+        logits = self.logits(question, [(hit_context(h), h.text) for h in hits])
+        ranked = sorted(zip(logits, range(len(hits)), strict=True), reverse=True)
+        return [hits[i] for _, i in ranked], [logit for logit, _ in ranked]
+
+    def scores(self, question: str, passages: Sequence[tuple[str, str]]) -> list[float]:
+        """The logits squashed into (0, 1); not yet calibrated."""
+        return [
+            1 / (1 + math.exp(-max(-50.0, min(50.0, x)))) for x in self.logits(question, passages)
+        ]
+
+
+def card(model_dir: Path = MODEL_DIR) -> dict:
+    return json.loads((Path(model_dir) / "card.json").read_text(encoding="utf-8"))
+
+
+def weights_sha256(model_dir: Path = MODEL_DIR) -> str:
+    return hashlib.sha256((Path(model_dir) / "model.safetensors").read_bytes()).hexdigest()
