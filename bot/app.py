@@ -23,6 +23,7 @@ from bot.chat.port import ChatPort
 from bot.chat.service import make_chat_service
 from bot.config import Settings
 from bot.db import make_engine, make_sessionmaker
+from bot.headers import SecurityHeaders
 from bot.migrations import upgrade_database
 from bot.staff.auth import require_roles, staff_still_allowed, websocket_staff
 from bot.staff.routes import TEMPLATES_DIR, make_auth_router, make_templates
@@ -121,4 +122,11 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
     # Inside CORS, so that the widget on another site can read the refusal.
     app.add_middleware(RejectLoneSurrogates)
     widget_static.add_cors(app, settings)
+    # Outermost, so that every response gets them, refusals and CORS preflights included.
+    docs = (app.docs_url, app.swagger_ui_oauth2_redirect_url, app.redoc_url)
+    app.add_middleware(
+        SecurityHeaders,
+        demo_path=widget_static.DEMO_PATH,
+        docs_paths=[path for path in docs if path],
+    )
     return app

@@ -95,13 +95,20 @@ def stored_conversation(page: Page) -> dict[str, Any]:
     )
 
 
-def run_axe(page: Page) -> list[dict[str, Any]]:
-    """Inject axe-core and run it on the widget (shadow root included); return its violations."""
+def inject_axe(page: Page) -> None:
+    """Load axe-core into the page. Evaluated, not added as a <script> tag: the pages'
+    Content-Security-Policy (bot/headers.py) refuses inline scripts, rightly, and evaluation
+    through DevTools is not subject to it."""
     if not AXE.exists():
         raise FileNotFoundError(
             f"{AXE} is missing: run `make test` or `npm install --prefix .venv/npm axe-core@4`"
         )
-    page.add_script_tag(path=str(AXE))
+    page.evaluate(AXE.read_text())
+
+
+def run_axe(page: Page) -> list[dict[str, Any]]:
+    """Inject axe-core and run it on the widget (shadow root included); return its violations."""
+    inject_axe(page)
     return page.evaluate(
         """async () => {
             const result = await axe.run(document.querySelector("allhours-widget"), {

@@ -16,7 +16,7 @@ from bot.app import create_app
 from bot.config import Settings
 from bot.db import session_scope
 from bot.staff.users import create_user
-from tests.browser import AXE, serve, widget
+from tests.browser import inject_axe, serve, widget
 
 pytestmark = pytest.mark.browser
 
@@ -68,7 +68,7 @@ def write_article(page: Page, base_url: str, body: str, *, new: bool) -> None:
 
 def axe_violations(page: Page) -> list[list[Any]]:
     """axe-core on the whole editor page (tests.browser.run_axe looks at the widget only)."""
-    page.add_script_tag(path=str(AXE))
+    inject_axe(page)
     return page.evaluate(
         """async () => (await axe.run(document, {resultTypes: ["violations"]})).violations
             .map((v) => [v.id, v.impact, v.nodes.map((n) => n.target.join(" "))])"""

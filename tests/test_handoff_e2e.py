@@ -19,7 +19,7 @@ from bot.app import create_app
 from bot.config import Settings
 from bot.db import session_scope
 from bot.staff.users import create_user
-from tests.browser import AXE, save_screenshot, serve, stored_conversation, widget
+from tests.browser import inject_axe, save_screenshot, serve, stored_conversation, widget
 from tests.conftest import KB_DIR
 
 pytestmark = pytest.mark.browser
@@ -95,7 +95,7 @@ def type_until_seen(box: Any, indicator: Any) -> None:
 
 def console_axe(page: Page) -> list[dict[str, Any]]:
     """axe-core's violations on the whole console page."""
-    page.add_script_tag(path=str(AXE))
+    inject_axe(page)
     return page.evaluate(
         """async () => (await axe.run(document, {resultTypes: ["violations"]})).violations.map(
             (v) => ({id: v.id, impact: v.impact, nodes: v.nodes.map((n) => n.target)}))"""

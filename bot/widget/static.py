@@ -15,6 +15,8 @@ WIDGET_DIR = Path(__file__).resolve().parents[2] / "web_widget"
 # Short enough that a fixed widget reaches every embedding site within minutes.
 _CACHE = "public, max-age=300"
 
+DEMO_PATH = "/"
+
 router = APIRouter(include_in_schema=False)
 
 
@@ -35,7 +37,7 @@ def widget_css() -> FileResponse:
     return _serve("widget.css", "text/css; charset=utf-8")
 
 
-@router.get("/")
+@router.get(DEMO_PATH)
 def demo_page() -> FileResponse:
     return _serve("demo.html", "text/html; charset=utf-8", cache="no-cache")
 
