@@ -25,6 +25,7 @@ from bot.config import Settings
 from bot.db import make_engine, make_sessionmaker
 from bot.headers import SecurityHeaders
 from bot.migrations import upgrade_database
+from bot.sockets import SocketLimit
 from bot.staff.auth import require_roles, staff_still_allowed, websocket_staff
 from bot.staff.routes import TEMPLATES_DIR, make_auth_router, make_templates
 from bot.staff.users import display_name
@@ -119,6 +120,7 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
             ),
         )
     )
+    app.add_middleware(SocketLimit, per_ip=settings.max_sockets_per_ip)
     # Inside CORS, so that the widget on another site can read the refusal.
     app.add_middleware(RejectLoneSurrogates)
     widget_static.add_cors(app, settings)
