@@ -3,6 +3,7 @@ import asyncio
 import pytest
 
 from bot.answering.engine import make_answer_engine
+from bot.answering.reader import RETRIEVAL_WEIGHT
 from bot.answering.turns import answer_turn, decide_turn, make_policy, take_turn
 from bot.config import Settings
 from handoff.policy import Action, Reason, TurnFacts
@@ -80,7 +81,10 @@ def test_with_an_llm_the_model_reads_the_passages_in_the_readers_order(remote, o
     question = "my parcel says delivered but it never came"
     outcome = asyncio.run(answer_turn(engine=remote, policy=policy, question=question, history=[]))
     draft = outcome.draft
-    assert draft.reader_logits == sorted(draft.reader_logits, reverse=True)
+    ranks = [
+        x + RETRIEVAL_WEIGHT * h.score for x, h in zip(draft.reader_logits, draft.hits, strict=True)
+    ]
+    assert ranks == sorted(ranks, reverse=True)
     assert draft.hits[0].doc_id == "shipping-lost-or-damaged-parcel"
     assert draft.citations[0].doc_id == draft.hits[0].doc_id
     (request,) = openai_server.requests
