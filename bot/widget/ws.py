@@ -67,7 +67,13 @@ async def widget_socket(websocket: WebSocket, token: str = "", after: int = 0) -
         return
     ip = websocket.client.host if websocket.client else "unknown"
     session = _WidgetSession(websocket, chat, conversation_id, conversation.lang, ip)
-    await session.run(max(0, after))
+    chat.connected[conversation_id] += 1
+    try:
+        await session.run(max(0, after))
+    finally:
+        chat.connected[conversation_id] -= 1
+        if chat.connected[conversation_id] <= 0:
+            del chat.connected[conversation_id]
 
 
 class _WidgetSession:
