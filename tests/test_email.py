@@ -342,6 +342,9 @@ def test_a_malformed_message_is_logged_and_nothing_else_is_lost(desk, caplog):
     assert "552" in str(too_big.value)
     [line] = [r.getMessage() for r in caplog.records if "malformed" in r.getMessage()]
     assert f"from {JANE}" in line and "kept as email #" in line and "not answered" in line
+    assert "StartBoundaryNotFoundDefect" in line
+    [line] = [r.getMessage() for r in caplog.records if "larger than" in r.getMessage()]
+    assert f"larger than {256 * 1024} bytes" in line and "client 127.0.0.1" in line
 
     desk.outbox.wait_for(lambda m: JANE in str(m["To"]))  # the good one is answered
     [kept] = desk.rows(EmailRecord, EmailRecord.status == "malformed")

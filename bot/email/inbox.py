@@ -64,6 +64,25 @@ class _Handler:
         return str(verdict.reply)
 
 
+class _Receiver(SMTP):
+    """aiosmtpd's server, which refuses an oversized message itself (552, without keeping
+    it): this says so in our log too, naming the sender."""
+
+    async def push(self, status: str) -> None:
+        if status.startswith("552"):
+            # At MAIL FROM (the client announced SIZE) or at the end of DATA.
+            sender = self.envelope.mail_from if self.envelope is not None else None
+            peer = self.session.peer if self.session is not None else None
+            log.warning(
+                "email: refused a message larger than %d bytes from %s (client %s): %s",
+                self.data_size_limit,
+                sender or "an unnamed sender",
+                peer[0] if isinstance(peer, tuple) else peer,
+                status,
+            )
+        await super().push(status)
+
+
 class SmtpInbox:
     """An SMTP server for the support address; ``port`` is the bound one after ``start``."""
 
@@ -75,7 +94,7 @@ class SmtpInbox:
         port: int,
         max_bytes: int,
         hostname: str | None = None,
-        factory: Callable[..., SMTP] = SMTP,
+        factory: Callable[..., SMTP] = _Receiver,
     ) -> None:
         self.delivery, self.host, self.port = delivery, host, port
         self.max_bytes, self.hostname, self._factory = max_bytes, hostname, factory

@@ -103,8 +103,17 @@ def latest_reply(body: str) -> str:
     if not body:
         return ""
     replies = _REPLY_PARSER.read(body).replies
-    latest = replies[0].body.strip() if replies else ""
+    latest = _without_trailing_quote(replies[0].body if replies else "")
     return latest or body  # a message that is all "quote" is kept whole rather than lost
+
+
+def _without_trailing_quote(text: str) -> str:
+    """The library leaves a "> " block that has no "On … wrote:" line above it; a quote at
+    the end goes, quotes between the customer's own lines (an inline reply) stay."""
+    lines = text.strip().splitlines()
+    while lines and (lines[-1].startswith(">") or not lines[-1].strip()):
+        lines.pop()
+    return "\n".join(lines).strip()
 
 
 def machine_sent(message: Message, sender: str, envelope_from: str | None) -> str | None:
