@@ -399,6 +399,13 @@ def test_the_widget_emails_the_conversation_on_request(desk):
     assert email["Subject"] == "Your conversation with Tidewater"
     assert ANSWERABLE in text_of(email) and "https://help.tidewater.example/" in text_of(email)
     assert desk.conversation_of(email) == conversation_id
+    # It mails an address the caller chooses: a few an hour per conversation, then 429.
+    for _ in range(2):
+        again = desk.client.post(path, json={"email": "wanda@example.org"}, headers=bearer)
+        assert again.status_code == 202
+    refused = desk.client.post(path, json={"email": "victim@example.org"}, headers=bearer)
+    assert refused.status_code == 429 and refused.json()["detail"]["code"] == "rate_limited"
+    assert int(refused.headers["retry-after"]) > 0
 
 
 def test_the_reply_address_is_signed_with_the_secret_key():

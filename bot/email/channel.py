@@ -20,7 +20,8 @@ from typing import Any
 
 from bot.chat import conversations
 from bot.chat.events import MessagePublic, message_event, message_public
-from bot.chat.service import ChatError, ChatService
+from bot.chat.ratelimit import RateLimited, RateLimiter
+from bot.chat.service import ChatService
 from bot.config import Settings
 from bot.email import threads
 from bot.email.address import BadReplyAddress, is_ours, read_reply_address
@@ -31,6 +32,8 @@ from bot.email.parse import Inbound, MalformedEmail, Refusal, parse_email
 from handoff.states import State
 
 log = logging.getLogger(__name__)
+
+_PER_SENDER_PER_HOUR = 30
 
 _HANDED_OFF = (
     "Thanks for your email. We have passed your question to our team, and a person will "
@@ -58,6 +61,11 @@ class EmailChannel:
         self.letterhead = self.outbox.letterhead
         self._loop = asyncio.get_running_loop()
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.senders = RateLimiter(
+            per_ip=_PER_SENDER_PER_HOUR, per_conversation=_PER_SENDER_PER_HOUR, window_s=3600
+        )
+        # "Email me this conversation" sends to an address the caller chooses: a few an hour.
+        self.transcripts = RateLimiter(per_ip=10, per_conversation=3, window_s=3600)
         self.inbox: Inbox | None = None  # set by ``open_email`` when allhours receives mail
 
     # -- inbound -------------------------------------------------------------------------
@@ -97,8 +105,11 @@ class EmailChannel:
         if seen:
             return Verdict(250, "2.0.0 Already received")
         try:
-            self.chat.check_rate(ip=f"email:{inbound.sender}")
-        except ChatError:
+            # Every email may be answered by one of ours: a sender (or someone forging it)
+            # gets only so many, and the sending server retries the rest later.
+            self.senders.check(ip=inbound.sender)
+        except RateLimited:
+            log.warning("email: %s sends too many messages; deferred", inbound.sender)
             return Verdict(451, "4.7.1 Too many messages from this address; try again later")
         try:
             conversation_id = await self._thread(inbound, recipients)

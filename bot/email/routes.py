@@ -13,6 +13,7 @@ from fastapi import APIRouter, HTTPException, Request, status
 from pydantic import AfterValidator, BaseModel
 
 from bot.chat import conversations
+from bot.chat.ratelimit import RateLimited
 from bot.chat.service import ChatError, ChatService
 from bot.chat.tokens import BadToken
 
@@ -56,11 +57,12 @@ async def email_conversation(
     ip = request.client.host if request.client else "unknown"
     try:
         chat.check_rate(ip=ip, conversation_id=conversation_id)
-    except ChatError as error:
-        headers = {"Retry-After": str(error.retry_after_s)} if error.retry_after_s else None
-        raise HTTPException(
-            429, detail={"code": error.code, "message": error.message}, headers=headers
-        ) from error
+        channel.transcripts.check(ip=ip, conversation_id=conversation_id)
+    except (ChatError, RateLimited) as error:
+        retry = getattr(error, "retry_after_s", None)
+        headers = {"Retry-After": str(max(1, round(retry)))} if retry else None
+        detail = {"code": "rate_limited", "message": "Too many requests; try again later."}
+        raise HTTPException(429, detail=detail, headers=headers) from error
     outcome = await channel.outbox.email_transcript(conversation_id, body.email)
     if outcome == "too_often":
         raise _error(429, "rate_limited", "This conversation was emailed too often.")
