@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Protocol
+from typing import Any, AnyStr, Protocol
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
@@ -68,8 +68,9 @@ class _Receiver(SMTP):
     """aiosmtpd's server, which refuses an oversized message itself (552, without keeping
     it): this says so in our log too, naming the sender."""
 
-    async def push(self, status: str) -> None:
-        if status.startswith("552"):
+    async def push(self, status: AnyStr) -> None:
+        text = status.decode() if isinstance(status, bytes) else str(status)
+        if text.startswith("552"):
             # At MAIL FROM (the client announced SIZE) or at the end of DATA.
             sender = self.envelope.mail_from if self.envelope is not None else None
             peer = self.session.peer if self.session is not None else None
@@ -78,7 +79,7 @@ class _Receiver(SMTP):
                 self.data_size_limit,
                 sender or "an unnamed sender",
                 peer[0] if isinstance(peer, tuple) else peer,
-                status,
+                text,
             )
         await super().push(status)
 

@@ -11,6 +11,7 @@ import email
 import email.policy
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage, Message
 from email.utils import getaddresses, parseaddr
@@ -162,7 +163,7 @@ def _digest(raw: bytes) -> str:
 
 
 def _contents(
-    message: Message, parts: list[Message], max_bytes: int
+    message: Message, parts: Sequence[Message], max_bytes: int
 ) -> tuple[list[Attachment], list[Refusal], str]:
     body_part = _body_part(message)
     body = _text_of(body_part) if body_part is not None else ""
@@ -174,7 +175,7 @@ def _contents(
         if part.get_content_disposition() is None and part.get_content_maintype() == "text":
             continue  # the other alternative of the body (text/html beside text/plain)
         name = _filename(part)
-        data = part.get_payload(decode=True) or b""
+        data = _payload(part)
         if _UNSAFE.search(name):
             refused.append(Refusal(name, "we do not accept programs or scripts"))
         elif len(data) > max_bytes:
@@ -199,8 +200,7 @@ def _text_of(part: Message) -> str:
     try:
         text = part.get_content()  # type: ignore[attr-defined]
     except (LookupError, ValueError, AttributeError):  # unknown charset, bad encoding
-        payload = part.get_payload(decode=True) or b""
-        text = payload.decode("utf-8", errors="replace")
+        text = _payload(part).decode("utf-8", errors="replace")
     if not isinstance(text, str):
         return ""
     if part.get_content_subtype() == "html":
@@ -209,6 +209,12 @@ def _text_of(part: Message) -> str:
             quoted.decompose()
         text = soup.get_text("\n")
     return text
+
+
+def _payload(part: Message) -> bytes:
+    """The part's bytes, transfer encoding undone (leniently, as the defects say)."""
+    payload = part.get_payload(decode=True)
+    return payload if isinstance(payload, bytes) else b""
 
 
 def _filename(part: Message) -> str:
