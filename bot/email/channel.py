@@ -51,7 +51,8 @@ class Verdict:
 
     @property
     def reply(self) -> str:
-        return f"{self.code} {self.text}"
+        # One line, whatever a parser's message held: a CR or LF would end the SMTP reply.
+        return f"{self.code} {' '.join(self.text.split())[:400]}"
 
 
 class EmailChannel:
