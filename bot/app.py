@@ -23,6 +23,9 @@ from bot.chat.port import ChatPort
 from bot.chat.service import make_chat_service
 from bot.config import Settings
 from bot.db import make_engine, make_sessionmaker
+from bot.email import routes as email_routes
+from bot.email.channel import open_email
+from bot.email.port import EmailingPort
 from bot.headers import SecurityHeaders
 from bot.migrations import upgrade_database
 from bot.sockets import SocketLimit
@@ -64,6 +67,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         staff_names=display_name,  # the agent's name in the customer's state events
     )
     app.state.conversation_port = ChatPort(app.state.chat, asyncio.get_running_loop())
+    app.state.email = await open_email(settings, app.state.chat)  # None: email is not set up
+    if app.state.email is not None:
+        app.state.conversation_port = EmailingPort(app.state.conversation_port, app.state.email)
     app.state.console = ConsoleServices(
         sessions=app.state.sessionmaker,
         port=app.state.conversation_port,
@@ -78,6 +84,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         yield
     finally:
+        if app.state.email is not None:
+            await app.state.email.close()
         await app.state.chat.close()
         database.dispose()
 
@@ -91,6 +99,7 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
     app.include_router(widget_api.router)
     app.include_router(widget_ws.router)
     app.include_router(widget_static.router)
+    app.include_router(email_routes.router)
     staff_templates = make_templates(CONSOLE_TEMPLATES)  # staff pages extend bot's base.html
     app.include_router(make_auth_router(templates=staff_templates))
     app.mount("/static", StaticFiles(directory=TEMPLATES_DIR.parent / "static"), name="static")

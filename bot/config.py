@@ -85,6 +85,22 @@ class Settings(BaseSettings):
     queue_alert_length: int = Field(default=10, ge=1)
     auto_assign: bool = False  # a new handoff goes straight to the least busy fitting agent
 
+    # email channel (bot/email/): on when support_address is set
+    support_address: str = ""  # e.g. support@example.com: where customers write
+    reply_domain: str = ""  # domain of signed reply addresses; empty: support_address's
+    email_from: str = ""  # the From header; empty: "<company_name> Support <support_address>"
+    smtp_host: str = "127.0.0.1"  # outbound relay
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_tls: Literal["starttls", "tls", "none"] = "starttls"  # tls: implicit TLS (port 465)
+    smtp_username: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_timeout_s: float = Field(default=30.0, gt=0)
+    inbox: Literal["off", "smtp"] = "off"  # smtp: allhours receives the support address itself
+    inbox_host: str = "127.0.0.1"
+    inbox_port: int = Field(default=2525, ge=0, le=65535)  # 0: any free port (tests)
+    email_max_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)  # a whole inbound message
+    email_max_attachment_bytes: int = Field(default=5 * 1024 * 1024, ge=0)  # each; 0: none kept
+
     @field_validator("allowed_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:

@@ -118,10 +118,12 @@ def make_api_router(
         return {"conversation_id": conversation_id, "state": "agent"}
 
     @router.post("/claim-next")
-    async def claim_next_conversation(staff: Agent, console: Services) -> dict[str, Any]:
+    async def claim_next_conversation(
+        staff: Agent, console: Services, channel: Literal["widget", "email"] | None = None
+    ) -> dict[str, Any]:
         await meet(console, staff)
         conversation_id = await console.attempt(
-            claim_next, agent_id=agent_id_of(staff), now=utcnow()
+            claim_next, agent_id=agent_id_of(staff), now=utcnow(), channel=channel
         )
         if conversation_id is None:
             raise HTTPException(404, "Nobody is waiting that you can take.")

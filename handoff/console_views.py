@@ -78,6 +78,7 @@ def conversation_view(*, session: Session, conversation_id: str, now: datetime) 
         "reason": ticket.reason,
         "priority": ticket.priority,
         "offline": ticket.offline,
+        "channel": ticket.channel,
         "queued_at": _iso(ticket.queued_at),
         "agent_id": ticket.agent_id,
         "agent_name": owner.name if owner else ticket.agent_id,
@@ -112,6 +113,7 @@ def _owned(ticket: Ticket) -> dict[str, Any]:
         "conversation_id": ticket.conversation_id,
         "reason": ticket.reason,
         "goal": str(ticket.packet.get("goal", "")),
+        "channel": ticket.channel,
         "claimed_at": _iso(ticket.claimed_at),
     }
 

@@ -59,6 +59,10 @@ class Ticket(Base):
     agent_id: Mapped[str | None] = mapped_column(String(64), index=True)
     skills: Mapped[list[str]] = mapped_column(JSON, default=list, nullable=False)  # needed skills
     lang: Mapped[str | None] = mapped_column(String(16))  # the customer's language, e.g. "en"
+    # The conversation's channel ("widget" | "email"): shown to agents, a routing criterion.
+    channel: Mapped[str] = mapped_column(
+        String(16), default="widget", server_default="widget", nullable=False
+    )
     contact_email: Mapped[str | None] = mapped_column(String(320))
     packet: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, nullable=False)
     offline: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)

@@ -43,6 +43,7 @@ def open_handoff(
     detail: str = "",
     offline: bool = False,
     contact_email: str | None = None,
+    channel: str = "widget",
 ) -> Ticket:
     """bot -> queued, with the packet attached. ``offline``: nobody can take it now (no
     agent online or outside hours); it stays in the queue as an offline ticket."""
@@ -57,7 +58,7 @@ def open_handoff(
     ticket.reason, ticket.priority, ticket.detail = str(reason), priority, detail
     ticket.packet = dict(packet)
     ticket.skills, ticket.lang = sorted(set(tags)), lang
-    ticket.offline = offline
+    ticket.offline, ticket.channel = offline, channel
     ticket.contact_email = contact_email or ticket.contact_email
     ticket.queued_at, ticket.claimed_at, ticket.resolved_at = now, None, None
     ticket.agent_id, ticket.updated_at = None, now

@@ -17,19 +17,25 @@ from handoff.states import State
 QUEUE_ORDER = (Ticket.priority.desc(), Ticket.queued_at.asc(), Ticket.id.asc())
 
 
-def queued_tickets(*, session: Session) -> list[Ticket]:
-    query = select(Ticket).where(Ticket.state == State.queued).order_by(*QUEUE_ORDER)
-    return list(session.scalars(query))
+def queued_tickets(*, session: Session, channel: str | None = None) -> list[Ticket]:
+    """The queue in order; ``channel`` ("widget" | "email"): only that channel's tickets."""
+    query = select(Ticket).where(Ticket.state == State.queued)
+    if channel is not None:
+        query = query.where(Ticket.channel == channel)
+    return list(session.scalars(query.order_by(*QUEUE_ORDER)))
 
 
-def claim_next(*, session: Session, agent_id: str, now: datetime) -> str | None:
-    """Claim the first queued conversation this agent may take (by skills and languages);
-    returns its id, or None when there is none. An agent without a status row is treated as
-    having no skills and any language."""
+def claim_next(
+    *, session: Session, agent_id: str, now: datetime, channel: str | None = None
+) -> str | None:
+    """Claim the first queued conversation this agent may take (by skills and languages, and
+    of ``channel`` when given, e.g. an agent working through the email backlog); returns its
+    id, or None when there is none. An agent without a status row is treated as having no
+    skills and any language."""
     agent = session.get(AgentStatus, agent_id) or AgentStatus(
         agent_id=agent_id, skills=[], languages=[], presence=Presence.online
     )
-    for ticket in queued_tickets(session=session):
+    for ticket in queued_tickets(session=session, channel=channel):
         if fits(agent, ticket) and claim(
             session=session, conversation_id=ticket.conversation_id, agent_id=agent_id, now=now
         ):

@@ -33,6 +33,7 @@ class QueueItem:
     skills: tuple[str, ...]
     lang: str | None
     contact_email: str | None
+    channel: str = "widget"
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,7 @@ def list_queue(*, session: Session, now: datetime, sla_wait_s: int, alert_length
                 skills=tuple(ticket.skills),
                 lang=ticket.lang,
                 contact_email=ticket.contact_email,
+                channel=ticket.channel,
             )
         )
     breached = sum(item.sla_breached for item in items)

@@ -50,6 +50,24 @@ def test_queue_order_is_priority_then_first_come(session):
     assert order == ["late-urgent", "first", "second", "tie-later-row"]
 
 
+def test_claim_next_can_take_one_channel(session):
+    open_handoff(
+        session=session,
+        conversation_id="mail",
+        reason="low_confidence",
+        priority=30,
+        packet={},
+        now=T0 + timedelta(minutes=2),
+        channel="email",
+    )
+    enqueue(session, "chat", minutes=1)  # a widget conversation, first in line
+    assert [t.channel for t in queued_tickets(session=session)] == ["widget", "email"]
+    assert [t.conversation_id for t in queued_tickets(session=session, channel="email")] == ["mail"]
+    assert claim_next(session=session, agent_id="ann", now=T0, channel="email") == "mail"
+    assert claim_next(session=session, agent_id="ann", now=T0, channel="email") is None
+    assert claim_next(session=session, agent_id="ann", now=T0) == "chat"
+
+
 def test_claim_next_takes_the_head_the_agent_fits(session):
     enqueue(session, "legal", priority=90, tags=["legal"])
     enqueue(session, "chinese", priority=80, lang="zh")

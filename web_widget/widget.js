@@ -64,6 +64,12 @@
       offline: "Leave your email address and we'll write back:",
       emailSend: "Send email",
       emailInvalid: "Please enter a valid email address.",
+      emailMe: "Email me",
+      emailMeLabel: "Email me this conversation",
+      emailMeTo: "Email this conversation to:",
+      emailMeSend: "Email it",
+      emailMeSent: "We've emailed this conversation to {email}.",
+      emailMeOff: "Email isn't available here.",
       online: "Typically replies instantly",
       connecting: "Connecting…",
       reconnecting: "Connection lost. Reconnecting…",
@@ -114,6 +120,12 @@
       offline: "请留下您的邮箱地址，我们会尽快回复：",
       emailSend: "提交邮箱",
       emailInvalid: "请输入有效的邮箱地址。",
+      emailMe: "发邮件给我",
+      emailMeLabel: "把本次聊天记录发到我的邮箱",
+      emailMeTo: "把聊天记录发送到：",
+      emailMeSend: "发送",
+      emailMeSent: "聊天记录已发送到 {email}。",
+      emailMeOff: "此处暂不支持邮件。",
       online: "通常即时回复",
       connecting: "正在连接…",
       reconnecting: "连接已断开，正在重新连接…",
@@ -401,6 +413,16 @@
     h("span", { text: t("handoff") }),
   );
   const endBtn = h("button", { class: "tool", type: "button", text: t("endChat") });
+  const emailMeBtn = h("button", {
+    class: "tool",
+    type: "button",
+    text: t("emailMe"),
+    "aria-label": t("emailMeLabel"),
+    "aria-expanded": "false",
+    hidden: true,
+  });
+  let emailing = false; // the "email me this conversation" form is open
+  let emailOff = false; // the server has no email set up
   const log = h("div", {
     class: "log",
     role: "log",
@@ -455,7 +477,7 @@
         h("div", { class: "head-text" }, h("div", { class: "title", text: TITLE }), status),
         closeBtn,
       ),
-      h("div", { class: "tools" }, handoffBtn, endBtn),
+      h("div", { class: "tools" }, handoffBtn, endBtn, emailMeBtn),
     ),
     log,
     typing,
@@ -642,6 +664,9 @@
     }
     // The server words the offline notice and the thanks as messages; the banner holds the form.
     if (S.offline && S.state === "queued" && !S.contact) banner.append(emailForm());
+    if (emailing) banner.append(transcriptForm());
+    emailMeBtn.hidden = emailOff || !S.conversationId;
+    emailMeBtn.setAttribute("aria-expanded", String(emailing));
     banner.hidden = !banner.childElementCount;
     handoffBtn.setAttribute("aria-pressed", String(S.state === "queued" || S.state === "agent"));
   }
@@ -670,6 +695,62 @@
       sendControl({ type: "contact", email });
       S.contact = email;
       save();
+      renderBanner();
+    });
+    return form;
+  }
+
+  // "Email me this conversation": POST /api/conversations/{id}/email with the widget token.
+  function transcriptForm() {
+    const field = h("input", {
+      id: "transcript-email",
+      type: "email",
+      autocomplete: "email",
+      required: true,
+      value: S.contact || "",
+    });
+    const form = h(
+      "form",
+      { class: "email-form" },
+      h("label", { for: "transcript-email", text: t("emailMeTo") }),
+      h(
+        "div",
+        { class: "email-row" },
+        field,
+        h("button", { type: "submit", class: "primary", text: t("emailMeSend") }),
+      ),
+    );
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const email = field.value.trim();
+      if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) {
+        showAlert(t("emailInvalid"));
+        field.focus();
+        return;
+      }
+      let response = null;
+      try {
+        const path = `/api/conversations/${encodeURIComponent(S.conversationId)}/email`;
+        response = await fetch(`${ORIGIN}${path}`, {
+          method: "POST",
+          headers: { "Content-Type": "application/json", Authorization: `Bearer ${S.token}` },
+          body: JSON.stringify({ email }),
+        });
+      } catch {
+        /* offline: said below */
+      }
+      if (response?.status === 404) emailOff = true;
+      if (response?.ok) {
+        emailing = false;
+        S.history.push({ kind: "note", text: t("emailMeSent", { email }) });
+        save();
+        append(noteNode(t("emailMeSent", { email })), { force: true });
+      } else if (response?.status === 404) {
+        emailing = false;
+        showAlert(t("emailMeOff"));
+      } else {
+        showAlert(t(response?.status === 429 ? "err_rate_limited" : "err_generic"));
+      }
       renderBanner();
     });
     return form;
@@ -1101,6 +1182,11 @@
   closeBtn.addEventListener("click", () => setOpen(false));
   handoffBtn.addEventListener("click", () => sendControl({ type: "handoff_request" }));
   endBtn.addEventListener("click", offerRating);
+  emailMeBtn.addEventListener("click", () => {
+    emailing = !emailing;
+    renderBanner();
+    if (emailing) shadow.getElementById("transcript-email")?.focus();
+  });
 
   function mount() {
     document.body.append(host);

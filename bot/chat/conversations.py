@@ -28,8 +28,10 @@ class Stored(NamedTuple):
     created: bool  # False: the client_id was seen before and this is the stored message
 
 
-def create_conversation(*, session: Session, lang: str = "en") -> Conversation:
-    conversation = Conversation(lang=lang)
+def create_conversation(
+    *, session: Session, lang: str = "en", channel: str = "widget"
+) -> Conversation:
+    conversation = Conversation(lang=lang, channel=channel)
     session.add(conversation)
     session.commit()
     return conversation

@@ -185,6 +185,7 @@ def _open_ticket(
         detail=decision.detail,
         offline=offline,
         contact_email=conversation.contact_email,
+        channel=conversation.channel,
     )
     return _state(
         session=session, conversation_id=conversation_id, staff_names=staff_names, offline=offline

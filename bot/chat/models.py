@@ -43,6 +43,10 @@ class Conversation(Base):
     last_seq: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
     contact_email: Mapped[str | None] = mapped_column(String(320))
     lang: Mapped[str] = mapped_column(String(16), default="en", nullable=False)
+    # How the customer reaches us: "widget" or "email" (replies go back the same way).
+    channel: Mapped[str] = mapped_column(
+        String(16), default="widget", server_default="widget", nullable=False
+    )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 

@@ -9,6 +9,7 @@ so every socket of the conversation (in any process) and the agent console see i
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import weakref
 from collections.abc import Callable
@@ -81,6 +82,9 @@ class ChatService:
         self._db_threads = anyio.CapacityLimiter(_DB_THREADS)
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._tasks: set[asyncio.Task[Any]] = set()
+        # Widget sockets open in this process, by conversation (the widget counts them): an
+        # agent's reply goes by email too when the customer left an address and is not here.
+        self.connected: collections.Counter[str] = collections.Counter()
 
     # -- plumbing ------------------------------------------------------------------------
 

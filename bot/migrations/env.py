@@ -8,6 +8,7 @@ from alembic import context
 from sqlalchemy import MetaData, TypeDecorator
 
 # Import every module that defines tables, so autogenerate sees them all.
+import bot.email.models  # noqa: F401  (email tables live on bot.chat.models.Base too)
 import bot.staff.users  # noqa: F401  (the users table lives on bot.chat.models.Base)
 from bot.chat.models import Base as BotBase
 from handoff.models import Base as HandoffBase

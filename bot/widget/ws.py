@@ -78,7 +78,13 @@ async def widget_socket(websocket: WebSocket, token: str = "", after: str = "0")
         return
     ip = websocket.client.host if websocket.client else "unknown"
     session = _WidgetSession(websocket, chat, conversation_id, conversation.lang, ip)
-    await session.run(seen)
+    chat.connected[conversation_id] += 1
+    try:
+        await session.run(seen)
+    finally:
+        chat.connected[conversation_id] -= 1
+        if chat.connected[conversation_id] <= 0:
+            del chat.connected[conversation_id]
 
 
 class _WidgetSession:

@@ -152,6 +152,7 @@
         "div",
         { class: "meta" },
         el("span", { class: `badge reason-${item.reason}`, text: reasonText(item.reason) }),
+        channelBadge(item.channel),
         wait,
         item.offline ? el("span", { class: "badge", text: "offline ticket" }) : null,
         item.contact_email ? el("span", { class: "muted", text: item.contact_email }) : null,
@@ -174,6 +175,11 @@
     }
   }
 
+  // Only email is marked: the widget is the usual channel.
+  function channelBadge(channel) {
+    return channel === "email" ? el("span", { class: "badge channel-email", text: "email" }) : null;
+  }
+
   function mineRow(item) {
     const button = el(
       "button",
@@ -184,6 +190,7 @@
       "li",
       { "data-conversation": item.conversation_id },
       button,
+      channelBadge(item.channel),
       el("span", { class: "unread", hidden: true, text: "new" }),
     );
   }
@@ -268,6 +275,7 @@
       packet.confidence == null ? "n/a" : Number(packet.confidence).toFixed(2);
     $("p-waited").textContent = duration(packet.waited_s || 0);
     $("p-contact").textContent = packet.contact || "none given";
+    $("p-channel").textContent = S.current?.channel || "widget";
     const attempts = packet.attempts || [];
     $("p-no-attempts").hidden = attempts.length > 0;
     $("p-attempts").replaceChildren(
