@@ -90,7 +90,7 @@ def test_cli_prints_a_table_and_writes_json(dataset, tmp_path):
     result = CliRunner().invoke(main, ["retrieval", "--dataset", str(dataset), "--json", str(out)])
     assert result.exit_code == 0, result.output
     assert "Recall@1" in result.output
-    for label in ("hybrid (engine)", "BM25 only", "dense only"):
+    for label in ("reranked (engine)", "hybrid", "BM25 only", "dense only"):
         assert label in result.output
     written = json.loads(out.read_text())
     assert written["dataset"] == dataset.name

@@ -1,8 +1,8 @@
 """The team's own labelled questions on kb_docs (``evals/tidewater``) through ``allhours-eval
 run``: a knowledge base and questions the shipped calibration never saw, so the figures are
 those of a new customer's help centre. The floors sit well under what was measured
-(2026-11-23: Recall@1 0.767, Recall@5 0.944, AUROC 0.836): they catch a broken retriever or
-confidence, not noise.
+(2026-12-03, with the reader: Recall@1 0.700, Recall@5 0.911, AUROC 0.874): they catch a broken
+retriever, reader or confidence, not noise.
 """
 
 from pathlib import Path
@@ -19,5 +19,5 @@ def test_the_own_question_set_runs_offline_with_the_shipped_calibration(tmp_path
     assert len((out / "predictions.jsonl").read_text().splitlines()) == 161
     assert "was not fitted on this dataset" in figures["calibration"]["description"]
     engine = figures["retrieval"]["engine"]
-    assert engine["recall@1"] >= 0.70 and engine["recall@5"] >= 0.90
-    assert figures["auroc"] >= 0.78
+    assert engine["recall@1"] >= 0.60 and engine["recall@5"] >= 0.85
+    assert figures["auroc"] >= 0.80
