@@ -215,8 +215,9 @@ def live_server(data_dir: Path, database: Path, kb_dir: Path, log: Path):
         "ALLHOURS_DATABASE_URL": f"sqlite:///{database}",
         "ALLHOURS_KB_DIR": str(kb_dir),
         "ALLHOURS_SECRET_KEY": "bench-" + "k" * 32,
-        # One client machine asks for everything: the per-IP limit would stop it at once.
+        # One client machine asks for everything: the per-IP limits would stop it at once.
         "ALLHOURS_RATE_LIMIT_IP_PER_MINUTE": "100000000",
+        "ALLHOURS_MAX_SOCKETS_PER_IP": "100000",
         "ALLHOURS_RATE_LIMIT_CONVERSATION_PER_MINUTE": "100000",
         # The bot answers every turn (no low-confidence handoff, after which it would rightly
         # stay silent): this measures the chat path, the policy is measured by the evals.
