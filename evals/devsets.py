@@ -19,7 +19,7 @@ import re
 from collections import defaultdict
 from pathlib import Path
 
-from evals.reader_train import is_dev, read_jsonl
+from evals.reader_data import is_dev, read_jsonl
 
 QUESTIONS_PER_SET = 400
 GAP_SHARE = 0.35

@@ -72,6 +72,21 @@ def openai_server() -> Iterator[OpenAIServer]:
     server.stop()
 
 
+@pytest.fixture
+def remote_engine(tmp_path, kb_full_index, openai_server):
+    """The engine with the OpenAI-compatible test server as its LLM."""
+    from bot.answering.engine import make_answer_engine
+
+    settings = Settings(
+        data_dir=tmp_path,
+        llm="openai",
+        openai_base_url=openai_server.base_url,
+        llm_timeout_s=5,
+        llm_max_retries=0,
+    )
+    return make_answer_engine(settings, index=kb_full_index, embeddings=kb_full_index.embeddings)
+
+
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[Browser]:
     # Module scope: Playwright's sync API keeps an event loop running in this thread while it is

@@ -49,18 +49,6 @@ def engine(tmp_path, kb_full_index) -> Engine:
     return make_answer_engine(settings, index=kb_full_index, embeddings=kb_full_index.embeddings)
 
 
-@pytest.fixture
-def remote_engine(tmp_path, kb_full_index, openai_server) -> Engine:
-    settings = Settings(
-        data_dir=tmp_path,
-        llm="openai",
-        openai_base_url=openai_server.base_url,
-        llm_timeout_s=5,
-        llm_max_retries=0,
-    )
-    return make_answer_engine(settings, index=kb_full_index, embeddings=kb_full_index.embeddings)
-
-
 def _ask(engine: Engine, question: str, history=()):
     return asyncio.run(engine.answer(question, list(history)))
 

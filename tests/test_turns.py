@@ -63,23 +63,15 @@ def test_answer_turn_always_has_the_answer(engine):
 
 
 # --- with a remote LLM (the local OpenAI-compatible test server) ---
-@pytest.fixture
-def remote(tmp_path, kb_full_index, openai_server):
-    settings = Settings(
-        data_dir=tmp_path,
-        llm="openai",
-        openai_base_url=openai_server.base_url,
-        llm_timeout_s=5,
-        llm_max_retries=0,
-    )
-    return make_answer_engine(settings, index=kb_full_index, embeddings=kb_full_index.embeddings)
-
-
-def test_with_an_llm_the_model_reads_the_passages_in_the_readers_order(remote, openai_server):
+def test_with_an_llm_the_model_reads_the_passages_in_the_readers_order(
+    remote_engine, openai_server
+):
     openai_server.reply = "Report it within 14 days. [1]"
-    policy = make_policy(Settings(handoff_threshold=0.0), remote.calibration)
+    policy = make_policy(Settings(handoff_threshold=0.0), remote_engine.calibration)
     question = "my parcel says delivered but it never came"
-    outcome = asyncio.run(answer_turn(engine=remote, policy=policy, question=question, history=[]))
+    outcome = asyncio.run(
+        answer_turn(engine=remote_engine, policy=policy, question=question, history=[])
+    )
     draft = outcome.draft
     ranks = [
         x + RETRIEVAL_WEIGHT * h.score for x, h in zip(draft.reader_logits, draft.hits, strict=True)
@@ -93,17 +85,23 @@ def test_with_an_llm_the_model_reads_the_passages_in_the_readers_order(remote, o
     )
 
 
-def test_with_an_llm_a_question_the_reader_rejects_never_reaches_the_model(remote, openai_server):
-    outcome = _turn(remote, "Who won the football world cup in 2018?")
+def test_with_an_llm_a_question_the_reader_rejects_never_reaches_the_model(
+    remote_engine, openai_server
+):
+    outcome = _turn(remote_engine, "Who won the football world cup in 2018?")
     assert outcome.decision.action != Action.answer
     assert outcome.decision.reason == Reason.low_confidence
     assert openai_server.requests == []  # gated before generation: no tokens spent
 
 
-def test_with_an_llm_its_no_answer_still_hands_off(remote, openai_server):
+def test_with_an_llm_its_no_answer_still_hands_off(remote_engine, openai_server):
     openai_server.reply = "NO_ANSWER"
-    policy = make_policy(Settings(handoff_threshold=0.0, clarify_first=False), remote.calibration)
+    policy = make_policy(
+        Settings(handoff_threshold=0.0, clarify_first=False), remote_engine.calibration
+    )
     question = "Do you ship to Canada?"
-    outcome = asyncio.run(answer_turn(engine=remote, policy=policy, question=question, history=[]))
+    outcome = asyncio.run(
+        answer_turn(engine=remote_engine, policy=policy, question=question, history=[])
+    )
     assert outcome.draft.no_answer and outcome.draft.answer == ""
     assert (outcome.decision.action, outcome.decision.reason) == (Action.handoff, Reason.no_answer)

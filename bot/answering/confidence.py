@@ -76,8 +76,8 @@ def _citation_signals(hits: Sequence[Hit], query: frozenset[str], answer: str) -
     }
 
 
-def _sigmoid(x: float) -> float:
-    return 1 / (1 + math.exp(-max(-50.0, min(50.0, x))))
+def sigmoid(x: float) -> float:
+    return 1 / (1 + math.exp(-max(-50.0, min(50.0, x))))  # clipped: no overflow on odd inputs
 
 
 def _reader_signals(logits: Sequence[float], answer: str) -> dict[str, float]:
@@ -86,9 +86,9 @@ def _reader_signals(logits: Sequence[float], answer: str) -> dict[str, float]:
     i = _cited_index(answer, len(logits))
     rival = max((x for j, x in enumerate(logits) if j != i), default=-10.0)
     return {
-        "reader": _sigmoid(logits[i]),
+        "reader": sigmoid(logits[i]),
         "reader_logit": logits[i],
-        "reader_lead": _sigmoid(logits[i]) - _sigmoid(rival),
+        "reader_lead": sigmoid(logits[i]) - sigmoid(rival),
     }
 
 
@@ -175,4 +175,4 @@ class Calibration:
         z = self.bias + sum(
             w * feature_value(values, f) for f, w in zip(self.features, self.weights, strict=True)
         )
-        return 1 / (1 + math.exp(-max(-50.0, min(50.0, z))))  # no overflow on odd inputs
+        return sigmoid(z)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import threading
 import warnings
@@ -95,12 +94,6 @@ class Reader:
             reverse=True,
         )
         return [hits[i] for i in order], [logits[i] for i in order]
-
-    def scores(self, question: str, passages: Sequence[tuple[str, str]]) -> list[float]:
-        """The logits squashed into (0, 1); not yet calibrated."""
-        return [
-            1 / (1 + math.exp(-max(-50.0, min(50.0, x)))) for x in self.logits(question, passages)
-        ]
 
 
 def card(model_dir: Path = MODEL_DIR) -> dict:
