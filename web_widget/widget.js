@@ -665,7 +665,9 @@
     // The server words the offline notice and the thanks as messages; the banner holds the form.
     if (S.offline && S.state === "queued" && !S.contact) banner.append(emailForm());
     if (emailing) banner.append(transcriptForm());
-    emailMeBtn.hidden = emailOff || !S.conversationId;
+    // A conversation exists from the moment the chat opens; there is something to email only
+    // once a message is stored.
+    emailMeBtn.hidden = emailOff || !S.conversationId || !S.lastSeq;
     emailMeBtn.setAttribute("aria-expanded", String(emailing));
     banner.hidden = !banner.childElementCount;
     handoffBtn.setAttribute("aria-pressed", String(S.state === "queued" || S.state === "agent"));
@@ -1003,7 +1005,9 @@
   const known = (seq) => seq != null && S.history.some((i) => i.seq === seq);
 
   function onMessage(m) {
+    const first = !S.lastSeq;
     if (m.seq != null) S.lastSeq = Math.max(S.lastSeq, m.seq);
+    if (first && S.lastSeq) renderBanner(); // the first stored message: "Email me" appears
     if (m.client_id && S.outbox.some((o) => o.client_id === m.client_id)) {
       settle(m.client_id, m.seq);
       return;
