@@ -74,7 +74,15 @@ def measure_turns(n: int = 200, *, kb_dir: Path = KB_DIR) -> dict:
         engine = make_answer_engine(settings, index=index, embeddings=embeddings)
 
         candidates = [
-            [(hit_context(h), h.text) for h in index.search(q, k=engine.candidates)]
+            [
+                (hit_context(h), h.text)
+                for h in index.search_with_vector(
+                    q,
+                    embeddings.embed_query(q),
+                    k=engine.candidates,
+                    per_doc=engine.chunks_per_doc,
+                )
+            ]
             for q in read_questions
         ]
 
@@ -104,7 +112,7 @@ def measure_turns(n: int = 200, *, kb_dir: Path = KB_DIR) -> dict:
         "turn": _percentiles(turns),
         "query_embedding": _percentiles(embeds),
         "reader": _percentiles(reads),
-        "reader_pairs": engine.candidates,
+        "reader_pairs": round(sum(map(len, candidates)) / max(1, len(candidates)), 1),
     }
 
 

@@ -25,7 +25,12 @@ QUESTIONS_PER_SET = 400
 GAP_SHARE = 0.35
 OTHER_DOMAIN = 60
 SEED = 7
-_SETS = {"squad": "squad11_train", "squad2": "squad2_dev", "medquad": "medquad"}
+_SETS = {
+    "squad": "squad11_train",
+    "squad2": "squad2_dev",
+    "medquad": "medquad",
+    "stackfaq": "stackfaq",  # web-app FAQs and users' own queries: the nearest to a help centre
+}
 
 
 def _doc_id(pid: str) -> str:
@@ -53,10 +58,14 @@ def build_set(traindata: Path, name: str, out: Path, *, foreign: list[dict]) -> 
     rng.shuffle(questions)
     chosen = questions[:QUESTIONS_PER_SET]
     answerable = [q for q in chosen if q["answerable"]]
-    gaps = {id(q) for q in answerable[: int(len(answerable) * GAP_SHARE)]}
-    left_out = {pid for q in answerable if id(q) in gaps for pid in q["pids"]}
-    # A passage left out for one question must not be another kept question's only answer.
-    kept = [q for q in chosen if id(q) in gaps or not set(q["pids"]) & left_out]
+    # Passages are left out until GAP_SHARE of the answerable questions lose every passage
+    # that answers them (several questions may share one, as an FAQ's paraphrases do).
+    left_out: set[str] = set()
+    target = int(len(answerable) * GAP_SHARE)
+    for q in answerable:
+        if sum(set(a["pids"]) <= left_out for a in answerable) >= target:
+            break
+        left_out |= set(q["pids"])
     folder = out / name
     (folder / "kb").mkdir(parents=True, exist_ok=True)
     for pid, p in passages.items():
@@ -64,10 +73,15 @@ def build_set(traindata: Path, name: str, out: Path, *, foreign: list[dict]) -> 
             text = f"# {p['title']}\n\n{p['text']}\n"
             (folder / "kb" / f"{_doc_id(pid)}.md").write_text(text, encoding="utf-8")
     rows = []
-    for q in kept:
-        gap = id(q) in gaps
-        ok = q["answerable"] and not gap
-        category = "answerable" if ok else ("gap" if gap else "unanswerable")
+    for q in chosen:
+        pids = set(q["pids"])
+        if not pids & left_out:
+            category = "answerable" if q["answerable"] else "unanswerable"
+        elif q["answerable"] and pids <= left_out:
+            category = "gap"
+        else:  # partly answered by what is left, or an unanswerable about a removed passage
+            continue
+        ok = category == "answerable"
         rows.append(_row(q, ok, [_doc_id(pid) for pid in q["pids"]] if ok else [], category))
     for q in rng.sample(foreign, min(OTHER_DOMAIN, len(foreign))):
         rows.append(_row(q, False, [], "other_domain"))
@@ -99,7 +113,7 @@ def build_all(traindata: Path, out: Path) -> list[dict]:
         name: [q for q in _dev_side(traindata, source)[1] if q["answerable"]]
         for name, source in _SETS.items()
     }
-    domain = {"squad": "wiki", "squad2": "wiki", "medquad": "health"}
+    domain = {"squad": "wiki", "squad2": "wiki", "medquad": "health", "stackfaq": "software"}
     return [
         build_set(
             traindata,

@@ -33,12 +33,13 @@ def compare_retrievers(
     *,
     reader: Reader,
     candidates: int,
+    per_doc: int,
 ) -> dict[str, dict]:
     """Figures per retriever over the answerable questions (dicts or objects with
     ``question``, ``answerable`` and ``gold_docs``). Multi-turn questions are searched by
     their last message, as the dataset format defines ``question``. "engine" is what the
-    answering engine sees: the hybrid list with its first ``candidates`` reranked by the
-    reader."""
+    answering engine sees: the hybrid list with its first ``candidates`` documents (``per_doc``
+    passages each) reranked by the reader."""
     rows = [_as_mapping(q) for q in questions]
     rows = [q for q in rows if q["answerable"] and q["gold_docs"]]
     texts = [q["question"] for q in rows]
@@ -47,9 +48,9 @@ def compare_retrievers(
     gold = [set(q["gold_docs"]) for q in rows]
     engine = []
     for text, vector in zip(texts, vectors, strict=True):
-        hits = index.search_with_vector(text, vector, k=max(DEPTH, candidates))
-        head, _ = reader.rerank(text, hits[:candidates])
-        engine.append([hit.doc_id for hit in head + hits[candidates:]])
+        head, _ = reader.read(index, text, vector, documents=candidates, per_doc=per_doc)
+        tail = index.search_with_vector(text, vector, k=max(DEPTH, candidates))[candidates:]
+        engine.append([hit.doc_id for hit in head + tail])
     figures = {"engine": score(engine, gold)}
     for key, mode in RETRIEVERS.items():
         ranked = [
@@ -89,9 +90,13 @@ def evaluate_dataset(
     with tempfile.TemporaryDirectory(prefix="allhours-retrieval-") as folder:
         index = KnowledgeIndex(embeddings=embeddings, persist_dir=folder)
         report = index.sync(dataset.documents, progress=progress)
-        candidates = Settings().reader_candidates
+        settings = Settings()
         figures = compare_retrievers(
-            index, dataset.questions, reader=Reader(), candidates=candidates
+            index,
+            dataset.questions,
+            reader=Reader(),
+            candidates=settings.reader_candidates,
+            per_doc=settings.reader_chunks_per_doc,
         )
     return {
         "dataset": dataset.name,

@@ -44,7 +44,11 @@ def run(dataset: Path, out: Path, *, settings: Settings | None = None, command: 
         results = deployment.ask_all()
         engine = deployment.engine
         retrieval = compare_retrievers(
-            engine.index, deployment.questions, reader=engine.reader, candidates=engine.candidates
+            engine.index,
+            deployment.questions,
+            reader=engine.reader,
+            candidates=engine.candidates,
+            per_doc=engine.chunks_per_doc,
         )
         calibration = json.loads(Path(deployment.settings.calibration_path).read_text())
         fitted_on = calibration.get("datasets", [])

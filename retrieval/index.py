@@ -121,9 +121,16 @@ class KnowledgeIndex:
         return self.search_with_vector(query, vector, k=k, mode=mode)
 
     def search_with_vector(
-        self, query: str, vector: Sequence[float] | None, *, k: int = 5, mode: str = "hybrid"
+        self,
+        query: str,
+        vector: Sequence[float] | None,
+        *,
+        k: int = 5,
+        mode: str = "hybrid",
+        per_doc: int = 1,
     ) -> list[Hit]:
-        """Search with a query vector the caller already computed (the engine embeds once)."""
+        """Search with a query vector the caller already computed (the engine embeds once);
+        ``per_doc`` as in ``rank``."""
         if mode not in MODES:
             raise ValueError(f"unknown search mode {mode!r}: use one of {', '.join(MODES)}")
         table = self._table
@@ -137,7 +144,7 @@ class KnowledgeIndex:
             dense = table.dense(vector, n) if self._in_memory else self._query_dense(vector, n)
         if mode != "dense":
             bm25 = table.lexical.scores(query)
-        return rank(table, dense=dense, bm25=bm25, k=k)
+        return rank(table, dense=dense, bm25=bm25, k=k, per_doc=per_doc)
 
     def _query_dense(self, vector: Sequence[float], n: int) -> list[tuple[str, float]]:
         # Ids and distances only: texts and metadata come from the in-memory table.

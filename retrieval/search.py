@@ -71,11 +71,16 @@ def rank(
     dense: Sequence[tuple[str, float]] | None,
     bm25: tuple[np.ndarray, float] | None,
     k: int,
+    per_doc: int = 1,
 ) -> list[Hit]:
     """Hits for the best ``k`` documents. ``dense`` is (chunk id, cosine) best first, as the
     vector store returned it; ``bm25`` is one score per chunk and the query's ceiling, as
     LexicalIndex.scores returns them. Pass one of them for a single-retriever ranking (each
-    document then scores as its best chunk), both for the hybrid."""
+    document then scores as its best chunk), both for the hybrid.
+
+    With ``per_doc`` > 1 each document also brings its next-best chunks (up to ``per_doc`` in
+    all, each carrying the document's score), right after its best one: a reader can then
+    pick the section that answers among those of the right article."""
     n = len(table)
     dense_score = np.full(n, np.nan, dtype=np.float32)
     dense_rank = np.zeros(n, dtype=np.int64)
@@ -108,7 +113,7 @@ def rank(
         combined = DENSE_WEIGHT * semantic + (1 - DENSE_WEIGHT) * lexical
         fused[either] = combined[either]
         second_weight = SECOND_CHUNK_WEIGHT
-    rows, scores = _best_per_document(table, fused, k, second_weight)
+    rows, scores = _best_per_document(table, fused, k, second_weight, per_doc)
     return [
         _hit(table, row, score, dense_score, dense_rank, bm25_score, bm25_rank)
         for row, score in zip(rows, scores, strict=True)
@@ -116,9 +121,10 @@ def rank(
 
 
 def _best_per_document(
-    table: ChunkTable, fused: np.ndarray, k: int, second_weight: float
+    table: ChunkTable, fused: np.ndarray, k: int, second_weight: float, per_doc: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The best chunk of each of the top ``k`` documents, and each document's score."""
+    """The best chunks (``per_doc`` at most) of each of the top ``k`` documents, and each
+    chunk's document score."""
     rows = np.flatnonzero(np.isfinite(fused))
     order = rows[np.argsort(-fused[rows], kind="stable")]
     docs = table.doc_of[order]
@@ -133,7 +139,14 @@ def _best_per_document(
         score = score.copy()
         score[np.searchsorted(doc_ids, seconds)] += second_weight * fused[order[rest][second]]
     top = np.argsort(-score, kind="stable")[:k]
-    return best[top], score[top]
+    if per_doc <= 1:
+        return best[top], score[top]
+    rows, scores = [], []
+    for doc, doc_score in zip(doc_ids[top], score[top], strict=True):
+        chunks = order[docs == doc][:per_doc]  # this document's chunks, best first
+        rows.extend(chunks)
+        scores.extend([doc_score] * len(chunks))
+    return np.asarray(rows, dtype=np.int64), np.asarray(scores, dtype=np.float32)
 
 
 def _hit(table, row, score, dense_score, dense_rank, bm25, bm25_rank) -> Hit:

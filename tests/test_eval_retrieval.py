@@ -81,7 +81,7 @@ def test_compare_retrievers_takes_question_objects(tmp_path, embeddings, dataset
     index = KnowledgeIndex(embeddings=embeddings, persist_dir=tmp_path / "chroma")
     index.sync(load_dataset(dataset).documents)
     questions = [_Question("sleep timer", True, ("tv-003-sleep-timer",))]
-    figures = compare_retrievers(index, questions, reader=Reader(), candidates=8)
+    figures = compare_retrievers(index, questions, reader=Reader(), candidates=8, per_doc=2)
     assert figures["engine"]["recall@1"] == 1.0 and figures["engine"]["n"] == 1
 
 

@@ -53,6 +53,22 @@ def test_hybrid_hits_carry_every_score_and_one_chunk_per_document(kb_docs_index)
     assert top.bm25_score > 0 and top.bm25_rank >= 1
 
 
+def test_per_doc_brings_each_documents_next_best_chunks_after_its_best(kb_docs_index, embeddings):
+    question = "I forgot my password"
+    vector = embeddings.embed_query(question)
+    single = kb_docs_index.search_with_vector(question, vector, k=4)
+    hits = kb_docs_index.search_with_vector(question, vector, k=4, per_doc=2)
+    # The same documents in the same order, each led by the chunk the single search chose.
+    assert list(dict.fromkeys(h.doc_id for h in hits)) == [h.doc_id for h in single]
+    leaders = [h for i, h in enumerate(hits) if i == 0 or hits[i - 1].doc_id != h.doc_id]
+    assert [h.chunk_id for h in leaders] == [h.chunk_id for h in single]
+    for doc in single:
+        own = [h for h in hits if h.doc_id == doc.doc_id]
+        assert 1 <= len(own) <= 2 and len({h.chunk_id for h in own}) == len(own)
+        assert all(h.score == doc.score for h in own)  # each carries its document's score
+    assert len(hits) > len(single)  # kb_docs articles have several sections
+
+
 def test_single_retriever_modes_fill_only_their_scores(kb_docs_index):
     dense = kb_docs_index.search("reset link", k=3, mode="dense")
     assert all(h.bm25_score is None and h.bm25_rank is None for h in dense)

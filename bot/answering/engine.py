@@ -89,6 +89,7 @@ class Engine:
         company: str,
         top_k: int = 5,
         candidates: int = 8,
+        chunks_per_doc: int = 2,
     ) -> None:
         self.index = index
         self.embeddings = embeddings
@@ -97,6 +98,7 @@ class Engine:
         self.reader = reader
         self.top_k = top_k
         self.candidates = max(candidates, top_k)
+        self.chunks_per_doc = chunks_per_doc
         self.company = company
         # The extractive model is instant: it answers inside prepare(), so the confidence
         # already includes how well the answer is supported.
@@ -151,8 +153,9 @@ class Engine:
     def _retrieve(self, query: str) -> tuple[list[Hit], list[float]]:
         """The ``top_k`` passages the reader rates best of the retriever's candidates."""
         vector = self.embeddings.embed_query(query)
-        hits = self.index.search_with_vector(query, vector, k=self.candidates)
-        hits, logits = self.reader.rerank(query, hits)
+        hits, logits = self.reader.read(
+            self.index, query, vector, documents=self.candidates, per_doc=self.chunks_per_doc
+        )
         return hits[: self.top_k], logits[: self.top_k]
 
     async def _whole_text(self, draft: Draft) -> AsyncIterator[str]:
@@ -233,5 +236,6 @@ def make_answer_engine(
         reader=Reader(),
         top_k=settings.top_k,
         candidates=settings.reader_candidates,
+        chunks_per_doc=settings.reader_chunks_per_doc,
         company=settings.company_name,
     )

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from retrieval.documents import Hit
+from retrieval.index import KnowledgeIndex
 
 MODEL_DIR = Path(__file__).parent / "reader_model"
 MAX_TOKENS = 128
@@ -85,15 +86,34 @@ class Reader:
         return [float(x) for x in out.reshape(-1).tolist()]
 
     def rerank(self, question: str, hits: Sequence[Hit]) -> tuple[list[Hit], list[float]]:
-        """The hits, best first by the reader's logit and their retrieval score, with the
+        """One hit per document, the passage the reader rates best of those the document
+        brought, best first by that logit plus the document's retrieval score; with the
         reader's logits in the same order."""
         logits = self.logits(question, [(hit_context(h), h.text) for h in hits])
+        best: dict[str, int] = {}
+        for i, hit in enumerate(hits):
+            if hit.doc_id not in best or logits[i] > logits[best[hit.doc_id]]:
+                best[hit.doc_id] = i
         order = sorted(
-            range(len(hits)),
+            best.values(),
             key=lambda i: logits[i] + RETRIEVAL_WEIGHT * hits[i].score,
             reverse=True,
         )
         return [hits[i] for i in order], [logits[i] for i in order]
+
+    def read(
+        self,
+        index: KnowledgeIndex,
+        question: str,
+        vector: Sequence[float],
+        *,
+        documents: int,
+        per_doc: int,
+    ) -> tuple[list[Hit], list[float]]:
+        """The hybrid retriever's best ``documents``, each with its ``per_doc`` best passages,
+        reranked: what the engine answers from, best first, with the reader's logits."""
+        hits = index.search_with_vector(question, vector, k=documents, per_doc=per_doc)
+        return self.rerank(question, hits)
 
 
 def card(model_dir: Path = MODEL_DIR) -> dict:
