@@ -33,15 +33,17 @@ SEED = 0
 REGULARISATION_C = 0.1
 
 
-def fit(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
-    """Weights and bias on the raw signals (the standardisation is folded in)."""
+def fit(X: np.ndarray, y: np.ndarray, weight: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+    """Weights and bias on the raw signals (the standardisation is folded in); ``weight``
+    is each row's weight in the fit (default 1)."""
     if len(set(y.tolist())) < 2:
         # One class only (a tiny fold): the best logistic model is the constant base rate.
         rate = float(np.clip(y.mean() if len(y) else 0.5, 1e-3, 1 - 1e-3))
         return np.zeros(X.shape[1]), float(np.log(rate / (1 - rate)))
     mean, scale = X.mean(axis=0), X.std(axis=0)
     scale[scale == 0] = 1.0
-    model = LogisticRegression(C=REGULARISATION_C, max_iter=10_000).fit((X - mean) / scale, y)
+    model = LogisticRegression(C=REGULARISATION_C, max_iter=10_000)
+    model.fit((X - mean) / scale, y, sample_weight=weight)
     weights = model.coef_[0] / scale
     return weights, float(model.intercept_[0] - weights @ mean)
 
@@ -63,13 +65,15 @@ def split(y: np.ndarray, groups: Sequence[str], folds: int = FOLDS) -> np.ndarra
     return fold_of
 
 
-def out_of_fold(X: np.ndarray, y: np.ndarray, fold_of: np.ndarray) -> np.ndarray:
+def out_of_fold(
+    X: np.ndarray, y: np.ndarray, fold_of: np.ndarray, weight: np.ndarray | None = None
+) -> np.ndarray:
     """Every row's confidence from a model fitted without its fold."""
     oof = np.zeros(len(y))
     for fold in np.unique(fold_of):
         test = fold_of == fold
         train = ~test if (~test).any() else test
-        weights, bias = fit(X[train], y[train])
+        weights, bias = fit(X[train], y[train], None if weight is None else weight[train])
         oof[test] = predict(weights, bias, X[test])
     return oof
 
@@ -95,10 +99,40 @@ def fold_thresholds(
 def pick_threshold(
     confidences: np.ndarray, correct: np.ndarray, n_answerable: int, max_risk: float
 ) -> float:
-    """The lowest threshold with the best resolution whose wrong-answer rate is <= max_risk."""
+    """The highest threshold with the best resolution whose wrong-answer rate is <= max_risk."""
     items = list(zip(confidences.tolist(), correct.astype(bool).tolist(), strict=True))
     point = metrics.best_point(items, n_answerable, max_risk)
     return min(1.0, point.threshold)
+
+
+def balanced_weights(names: Sequence[str]) -> np.ndarray:
+    """Row weights under which every knowledge base counts the same, whatever its size (mean
+    weight 1): a big set of one kind must not set the threshold for every kind."""
+    names = np.asarray(names)
+    kinds, index, counts = np.unique(names, return_inverse=True, return_counts=True)
+    return len(names) / (len(kinds) * counts[index])
+
+
+def pick_balanced_threshold(
+    confidences: np.ndarray,
+    correct: np.ndarray,
+    answerable: np.ndarray,
+    weight: np.ndarray,
+    max_risk: float,
+) -> float:
+    """``pick_threshold`` with weighted questions: the highest threshold with the best
+    weighted resolution whose weighted wrong-answer rate is <= max_risk (else 1.0)."""
+    order = np.argsort(-confidences, kind="stable")
+    c, ok, w = confidences[order], correct[order].astype(bool), weight[order]
+    right, wrong = np.cumsum(w * ok), np.cumsum(w * ~ok)
+    last = np.r_[c[1:] != c[:-1], True]  # ties are never split
+    rate = wrong / np.maximum(right + wrong, 1e-12)
+    resolution = right / max(float((weight * answerable).sum()), 1e-12)
+    allowed = last & (rate <= max_risk)
+    if not allowed.any():
+        return 1.0
+    best = np.flatnonzero(allowed & (resolution == resolution[allowed].max()))[0]
+    return min(1.0, float(c[best]))
 
 
 def figures(confidences: np.ndarray, correct: np.ndarray, answerable: np.ndarray) -> dict:
@@ -164,10 +198,12 @@ def fit_calibration(
     answerable = np.array([r.question.answerable for _, r in rows])
     # Groups never span datasets: a doc id means nothing outside its own knowledge base.
     groups = [f"{name}:{r.group}" for name, r in rows]
+    names = np.array([name for name, _ in rows])
+    weight = balanced_weights(names)
     fold_of = split(y, groups)
-    oof = out_of_fold(X, y, fold_of)
-    threshold = pick_threshold(oof, y, int(answerable.sum()), max_risk)
-    weights, bias = fit(X, y)
+    oof = out_of_fold(X, y, fold_of, weight)
+    threshold = pick_balanced_threshold(oof, y, answerable, weight, max_risk)
+    weights, bias = fit(X, y, weight)
 
     def report(mask: np.ndarray) -> dict[str, Any]:
         at = np.full(int(mask.sum()), threshold)
@@ -175,14 +211,13 @@ def fit_calibration(
             "policy_at_threshold": policy_figures(oof[mask], y[mask], answerable[mask], at)
         }
 
-    names = np.array([name for name, _ in rows])
     held_out = {}
     for name in turns if len(turns) > 1 else ():
         # Fitted on the other knowledge bases only: how the calibration carries to a new one.
-        test = names == name
-        w, b = fit(X[~test], y[~test])
-        seen = predict(w, b, X[~test])
-        cut = pick_threshold(seen, y[~test], int(answerable[~test].sum()), max_risk)
+        test, train = names == name, names != name
+        w, b = fit(X[train], y[train], weight[train])
+        seen = predict(w, b, X[train])
+        cut = pick_balanced_threshold(seen, y[train], answerable[train], weight[train], max_risk)
         confidences = predict(w, b, X[test])
         held_out[name] = figures(confidences, y[test], answerable[test]) | {
             "policy_at_threshold": policy_figures(
@@ -208,7 +243,7 @@ def fit_calibration(
         "cross_validation": {
             "method": f"{len(set(fold_of.tolist()))}-fold stratified group k-fold, grouped by "
             "dataset and top retrieved document; threshold picked on the pooled out-of-fold "
-            "confidences",
+            "confidences, each knowledge base weighted the same",
             "pooled": report(np.ones(len(rows), dtype=bool)),
             **{name: report(names == name) for name in turns},
         },
