@@ -96,8 +96,9 @@ def test_a_procedure_is_answered_from_its_whole_section_from_step_1(engine, bodi
 
 @pytest.mark.xfail(
     strict=True,
-    reason="the reader sees one chunk per document: reset-password's best-matching chunk is "
-    "'Change a password you still know', and 'suspicious sign-in' (change your password) wins",
+    reason="the retriever's two best chunks of reset-password are 'Why is my account locked?' and "
+    "'Change a password you still know', not 'Reset a forgotten password'; the reader rates "
+    "'suspicious sign-in' (change your password) higher",
 )
 def test_a_forgotten_password_cites_the_reset_steps(engine, bodies):
     draft = _ask(engine, "I forgot my password")
