@@ -10,6 +10,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
@@ -49,7 +50,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     database = make_engine(settings.sqlalchemy_url)
     await run_in_threadpool(upgrade_database, database)
-    app.state.sessionmaker = make_sessionmaker(database)
+    app.state.sessionmaker = make_sessionmaker(database, now=app.state.now)
 
     embeddings = await run_in_threadpool(make_embeddings_for, settings)
     index = await run_in_threadpool(open_index, settings, embeddings)
@@ -78,6 +79,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         agents_channel=AGENTS,
         conversation_channel=conversation_channel,
         auto_assign=settings.auto_assign,
+        now=app.state.now,
     )
     # A customer joining or leaving the queue moves it as an agent's action does.
     app.state.chat.desk.listener = app.state.console
@@ -91,10 +93,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) -> FastAPI:
-    """``clock`` is now in Unix seconds; staff sign-ins are issued and expire by it."""
+    """``clock`` is now in Unix seconds: staff sign-ins are issued and expire by it, and
+    messages, handoffs and ratings are stamped by it."""
     app = FastAPI(title="allhours", lifespan=lifespan)
     app.state.settings = settings
     app.state.clock = clock
+    app.state.now = lambda: datetime.fromtimestamp(clock(), UTC)
     app.include_router(ask_routes.router)
     app.include_router(widget_api.router)
     app.include_router(widget_ws.router)

@@ -33,7 +33,7 @@ from bot.chat.notices import notice
 from bot.chat.ratelimit import RateLimited, RateLimiter
 from bot.chat.tokens import TokenSigner
 from bot.config import Settings
-from bot.db import session_scope
+from bot.db import clock_of, session_scope
 from handoff.policy import Action, Decision, PolicyConfig, Reason, TurnFacts
 from handoff.states import State, bot_speaks
 
@@ -72,6 +72,7 @@ class ChatService:
     ) -> None:
         self.settings = settings
         self.sessions = sessions
+        self.now = clock_of(sessions)  # the app's clock, which also stamps the stored rows
         self.hub = hub
         self.engine = engine
         self.policy = policy
