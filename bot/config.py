@@ -85,6 +85,12 @@ class Settings(BaseSettings):
     queue_alert_length: int = Field(default=10, ge=1)
     auto_assign: bool = False  # a new handoff goes straight to the least busy fitting agent
 
+    # observability
+    # /metrics answers a request with "Authorization: Bearer <token>"; empty: only a signed-in
+    # admin or supervisor.
+    metrics_token: SecretStr = SecretStr("")
+    log_format: Literal["text", "json"] = "text"  # json: one object a line, with request ids
+
     # analytics (bot/analytics/)
     # A conversation quiet this long has ended: with no handoff and no complaint, the reports
     # count it as an assumed resolution.

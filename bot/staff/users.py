@@ -1,4 +1,4 @@
-"""Staff users (agents, editors, supervisors, admins): the tables, password hashing and the crud functions."""
+"""Staff users (agents, editors, supervisors, admins): tables, password hashing, crud."""
 
 from __future__ import annotations
 
