@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import distinct, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
@@ -45,8 +45,8 @@ class Analytics:
     def filter_options(self) -> dict[str, list[str]]:
         """The channels, languages and skills that occur, for the filter menus."""
         with self.sessions() as session:
-            channels = session.scalars(select(distinct(Conversation.channel)))
-            langs = session.scalars(select(distinct(Conversation.lang)))
+            channels = session.scalars(select(Conversation.channel).distinct())
+            langs = session.scalars(select(Conversation.lang).distinct())
             skills = {s for row in session.scalars(select(Ticket.skills)) for s in row}
             return {"channel": sorted(channels), "lang": sorted(langs), "skill": sorted(skills)}
 
