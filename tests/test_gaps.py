@@ -50,3 +50,43 @@ def test_a_lone_question_and_none(embeddings):
     [gap] = find_gaps(_questions()[:1], embeddings, distance=0.6)
     assert gap.title == GROUPS["crypto"][0] and len(gap.questions) == 1
     assert find_gaps([], embeddings, distance=0.6) == []
+
+
+def test_draft_article_with_an_llm_is_marked_for_review(chat_settings, openai_server):
+    """The editor's draft from one unanswered question, with the LLM writing the body."""
+    from fastapi.testclient import TestClient
+
+    from bot.app import create_app
+    from tests.staff import signed_in_headers
+
+    drafted = "We accept cards and PayPal. TODO: confirm crypto."
+    openai_server.reply = lambda body: (
+        drafted if "help-center article" in body["messages"][0]["content"] else "NO_ANSWER"
+    )
+    settings = chat_settings(
+        llm="openai", openai_base_url=openai_server.base_url, handoff_threshold=0.2
+    )
+    with TestClient(create_app(settings)) as client:
+        created = client.post("/api/conversations", json={}).json()
+        auth = {"authorization": f"Bearer {created['token']}"}
+        path = f"/api/conversations/{created['conversation_id']}/messages"
+        asked = client.post(
+            path, json={"text": GROUPS["crypto"][0], "client_id": "a"}, headers=auth
+        )
+        seq = asked.json()["message"]["seq"]
+        editor = signed_in_headers(client.app, "editor")
+        ref = f"{created['conversation_id']}:{seq}"
+        page = client.post(
+            "/kb/draft",
+            data={"question": ref, "csrf_token": editor["x-csrf-token"]},
+            headers=editor,
+        )
+        assert page.status_code == 200
+        assert drafted in page.text and "draft for" in page.text
+        assert GROUPS["crypto"][0] in page.text
+        refused = client.post(
+            "/kb/draft",
+            data={"question": ref},
+            headers=signed_in_headers(client.app, "agent", email="a@x.com"),
+        )
+        assert refused.status_code == 403
