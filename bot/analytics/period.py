@@ -64,7 +64,10 @@ def make_period(
         first, last = start, end
     else:
         first, last = today - timedelta(days=_DAYS[name] - 1), today
-    return Period(name, _midnight(first, tz), _midnight(last + timedelta(days=1), tz), tz)
+    try:
+        return Period(name, _midnight(first, tz), _midnight(last + timedelta(days=1), tz), tz)
+    except OverflowError as error:  # the first or last day that a datetime can hold
+        raise PeriodError("the period is out of range") from error
 
 
 def _midnight(day: date, tz: ZoneInfo) -> datetime:
