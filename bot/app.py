@@ -10,12 +10,15 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from bot import ask_routes
+from bot.analytics import TEMPLATES_DIR as ANALYTICS_TEMPLATES
+from bot.analytics import Analytics, make_analytics_router
 from bot.answering.engine import make_answer_engine, make_embeddings_for, open_index
 from bot.answering.turns import answer_turn, make_policy
 from bot.chat.hub import AGENTS, conversation_channel
@@ -27,9 +30,11 @@ from bot.email import routes as email_routes
 from bot.email.channel import open_email
 from bot.email.port import EmailingPort
 from bot.headers import SecurityHeaders
+from bot.logs import RequestIds, use_json_logs
+from bot.metrics import CountSockets, Metrics, make_metrics_router
 from bot.migrations import upgrade_database
 from bot.sockets import SocketLimit
-from bot.staff.auth import require_roles, staff_still_allowed, websocket_staff
+from bot.staff.auth import current_staff, require_roles, staff_still_allowed, websocket_staff
 from bot.staff.routes import TEMPLATES_DIR, make_auth_router, make_templates
 from bot.staff.users import display_name
 from bot.surrogates import RejectLoneSurrogates
@@ -49,7 +54,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     database = make_engine(settings.sqlalchemy_url)
     await run_in_threadpool(upgrade_database, database)
-    app.state.sessionmaker = make_sessionmaker(database)
+    app.state.sessionmaker = make_sessionmaker(database, now=app.state.now)
 
     embeddings = await run_in_threadpool(make_embeddings_for, settings)
     index = await run_in_threadpool(open_index, settings, embeddings)
@@ -66,6 +71,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         policy=app.state.policy,
         staff_names=display_name,  # the agent's name in the customer's state events
     )
+    app.state.analytics = Analytics(
+        settings=settings,
+        sessions=app.state.sessionmaker,
+        engine=app.state.engine,
+        policy=app.state.policy,
+    )
+    app.state.chat.observer = app.state.metrics
+    app.state.metrics.watch(app.state.sessionmaker, app.state)
     app.state.conversation_port = ChatPort(app.state.chat, asyncio.get_running_loop())
     app.state.email = await open_email(settings, app.state.chat)  # None: email is not set up
     if app.state.email is not None:
@@ -78,6 +91,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         agents_channel=AGENTS,
         conversation_channel=conversation_channel,
         auto_assign=settings.auto_assign,
+        now=app.state.now,
     )
     # A customer joining or leaving the queue moves it as an agent's action does.
     app.state.chat.desk.listener = app.state.console
@@ -91,16 +105,22 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) -> FastAPI:
-    """``clock`` is now in Unix seconds; staff sign-ins are issued and expire by it."""
+    """``clock`` is now in Unix seconds: staff sign-ins are issued and expire by it, and
+    messages, handoffs and ratings are stamped by it."""
     app = FastAPI(title="allhours", lifespan=lifespan)
     app.state.settings = settings
     app.state.clock = clock
+    app.state.now = lambda: datetime.fromtimestamp(clock(), UTC)
+    app.state.metrics = Metrics()  # per app: every test builds its own
+    if settings.log_format == "json":
+        use_json_logs()
     app.include_router(ask_routes.router)
     app.include_router(widget_api.router)
     app.include_router(widget_ws.router)
     app.include_router(widget_static.router)
     app.include_router(email_routes.router)
-    staff_templates = make_templates(CONSOLE_TEMPLATES)  # staff pages extend bot's base.html
+    # Staff pages extend bot's base.html.
+    staff_templates = make_templates(CONSOLE_TEMPLATES, ANALYTICS_TEMPLATES)
     app.include_router(make_auth_router(templates=staff_templates))
     app.mount("/static", StaticFiles(directory=TEMPLATES_DIR.parent / "static"), name="static")
     app.include_router(
@@ -122,6 +142,7 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
             test_question=lambda question: answer_turn(
                 engine=app.state.engine, policy=app.state.policy, question=question, history=()
             ),
+            draft_article=lambda refs: app.state.analytics.draft(refs),
             max_upload_bytes=settings.max_upload_bytes,
             importer=Importer(
                 max_bytes=settings.max_upload_bytes,
@@ -129,6 +150,22 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
             ),
         )
     )
+    app.include_router(
+        make_analytics_router(
+            require_supervisor=require_roles("supervisor"),
+            require_gap_viewer=require_roles("supervisor", "editor"),
+            templates=staff_templates,
+            analytics=lambda request: request.app.state.analytics,
+            now=lambda request: request.app.state.now(),
+        )
+    )
+    app.include_router(
+        make_metrics_router(
+            metrics=lambda request: request.app.state.metrics,
+            staff_allowed=_metrics_reader,
+        )
+    )
+    app.add_middleware(CountSockets, metrics=lambda: app.state.metrics)
     app.add_middleware(SocketLimit, per_ip=settings.max_sockets_per_ip)
     # Inside CORS, so that the widget on another site can read the refusal.
     app.add_middleware(RejectLoneSurrogates)
@@ -140,4 +177,10 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
         demo_path=widget_static.DEMO_PATH,
         docs_paths=[path for path in docs if path],
     )
+    app.add_middleware(RequestIds)  # outermost: every log line of the request has its id
     return app
+
+
+async def _metrics_reader(request: Request) -> bool:
+    staff = await current_staff(request)
+    return staff is not None and staff.has_role("supervisor")  # admins hold every role

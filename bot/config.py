@@ -89,6 +89,21 @@ class Settings(BaseSettings):
     queue_alert_length: int = Field(default=10, ge=1)
     auto_assign: bool = False  # a new handoff goes straight to the least busy fitting agent
 
+    # observability
+    # /metrics answers a request with "Authorization: Bearer <token>"; empty: only a signed-in
+    # admin or supervisor.
+    metrics_token: SecretStr = SecretStr("")
+    log_format: Literal["text", "json"] = "text"  # json: one object a line, with request ids
+
+    # analytics (bot/analytics/)
+    # A conversation quiet this long has ended: with no handoff and no complaint, the reports
+    # count it as an assumed resolution.
+    conversation_idle_s: int = Field(default=1800, ge=60)
+    # Unanswered questions closer than this (cosine distance) fall in one knowledge gap.
+    # 0.6 groups paraphrases with the shipped MiniLM model (tests/test_gaps.py), where a
+    # paraphrase can be as far as 0.59 and unrelated questions as near as 0.53 pair by pair.
+    gap_distance: float = Field(default=0.6, gt=0, lt=2)
+
     # email channel (bot/email/): on when support_address is set
     support_address: str = ""  # e.g. support@example.com: where customers write
     reply_domain: str = ""  # domain of signed reply addresses; empty: support_address's

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
@@ -32,8 +33,27 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+Now = Callable[[], datetime]
+
+
+def _wall_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+def make_sessionmaker(engine: Engine, *, now: Now = _wall_clock) -> sessionmaker[Session]:
+    """Sessions that carry the app's clock (``session_now``), so that what they write is
+    stamped by it: a test moves the clock instead of waiting or backdating rows."""
+    return sessionmaker(engine, expire_on_commit=False, info={"now": now})
+
+
+def clock_of(factory: sessionmaker[Session]) -> Now:
+    """The clock that ``factory``'s sessions carry."""
+    return factory.kw.get("info", {}).get("now", _wall_clock)
+
+
+def session_now(session: Session) -> datetime:
+    """Now (aware, UTC) by the clock of the factory that made ``session``."""
+    return session.info.get("now", _wall_clock)()
 
 
 @contextmanager

@@ -18,7 +18,6 @@ from handoff import console_actions as actions
 from handoff import console_views as views
 from handoff.console_canned import make_canned_router
 from handoff.console_services import ConsoleServices, status_public
-from handoff.models import utcnow
 from handoff.presence import set_presence
 from handoff.queue import resolve, return_to_bot, transfer
 from handoff.routing import claim_next
@@ -78,14 +77,14 @@ def make_api_router(
 
     async def meet(console: ConsoleServices, staff: StaffMember) -> Any:
         return await console.db(
-            actions.ensure_agent, agent_id=agent_id_of(staff), name=staff.name, now=utcnow()
+            actions.ensure_agent, agent_id=agent_id_of(staff), name=staff.name, now=console.now()
         )
 
     @router.get("/queue")
     async def read_queue(staff: Agent, console: Services) -> dict[str, Any]:
         return await console.db(
             views.queue_snapshot,
-            now=utcnow(),
+            now=console.now(),
             agent_id=agent_id_of(staff),
             sla_wait_s=console.settings.sla_wait_s,
             alert_length=console.settings.queue_alert_length,
@@ -96,7 +95,7 @@ def make_api_router(
         conversation_id: str, staff: Agent, console: Services
     ) -> dict[str, Any]:
         view = await console.db(
-            views.conversation_view, conversation_id=conversation_id, now=utcnow()
+            views.conversation_view, conversation_id=conversation_id, now=console.now()
         )
         transcript = await run_in_threadpool(console.port.transcript, conversation_id)
         if view["packet"] is None and not transcript:
@@ -112,7 +111,7 @@ def make_api_router(
             actions.claim_for,
             conversation_id=conversation_id,
             agent_id=agent_id_of(staff),
-            now=utcnow(),
+            now=console.now(),
         )
         await console.claimed(conversation_id, agent_id_of(staff), staff.name)
         return {"conversation_id": conversation_id, "state": "agent"}
@@ -123,7 +122,7 @@ def make_api_router(
     ) -> dict[str, Any]:
         await meet(console, staff)
         conversation_id = await console.attempt(
-            claim_next, agent_id=agent_id_of(staff), now=utcnow(), channel=channel
+            claim_next, agent_id=agent_id_of(staff), now=console.now(), channel=channel
         )
         if conversation_id is None:
             raise HTTPException(404, "Nobody is waiting that you can take.")
@@ -154,7 +153,7 @@ def make_api_router(
             conversation_id=conversation_id,
             agent_id=agent_id_of(staff),
             text=body.text,
-            now=utcnow(),
+            now=console.now(),
         )
         public = {
             "id": row.id,
@@ -178,7 +177,7 @@ def make_api_router(
         await console.attempt(
             transfer,
             conversation_id=conversation_id,
-            now=utcnow(),
+            now=console.now(),
             to_agent_id=body.to_agent_id,
         )
         if target is not None:
@@ -198,7 +197,7 @@ def make_api_router(
         conversation_id: str, staff: Agent, console: Services
     ) -> dict[str, Any]:
         await owner(console, staff, conversation_id)
-        await console.attempt(return_to_bot, conversation_id=conversation_id, now=utcnow())
+        await console.attempt(return_to_bot, conversation_id=conversation_id, now=console.now())
         await console.released(conversation_id, "bot")
         return {"conversation_id": conversation_id, "state": "bot"}
 
@@ -207,7 +206,7 @@ def make_api_router(
         conversation_id: str, staff: Agent, console: Services
     ) -> dict[str, Any]:
         await owner(console, staff, conversation_id)
-        await console.attempt(resolve, conversation_id=conversation_id, now=utcnow())
+        await console.attempt(resolve, conversation_id=conversation_id, now=console.now())
         await console.released(conversation_id, "resolved")
         return {"conversation_id": conversation_id, "state": "resolved"}
 
@@ -226,7 +225,7 @@ def make_api_router(
             presence=body.presence,
             capacity=body.capacity,
             name=staff.name,
-            now=utcnow(),
+            now=console.now(),
         )
         await console.presence_changed(status)
         return status_public(status)

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.concurrency import run_in_threadpool
 
+from handoff.alerts import track_alert
 from handoff.console_actions import ConsoleError, ensure_agent
 from handoff.models import AgentStatus, utcnow
 from handoff.ports import ConversationPort
@@ -56,6 +57,7 @@ class ConsoleServices:
     conversation_channel: Callable[[str], str]  # conversation id -> its channel
     auto_assign: bool = False  # hand waiting conversations to free online agents, least busy first
     sockets: Counter[str] = field(default_factory=Counter)  # open consoles per agent id
+    now: Callable[[], datetime] = utcnow  # the app's clock: a test moves it instead of waiting
 
     async def db(self, fn: Callable[..., T], /, **kwargs: Any) -> T:
         """Run a handoff function with a fresh session in a worker thread."""
@@ -99,7 +101,7 @@ class ConsoleServices:
     async def agent_arrived(self, agent_id: str, name: str) -> AgentStatus:
         """A console opened: the agent is online unless they chose to be away."""
         self.sockets[agent_id] += 1
-        now = utcnow()
+        now = self.now()
         status = await self.db(ensure_agent, agent_id=agent_id, name=name, now=now)
         if status.presence == Presence.offline:
             status = await self.db(
@@ -115,7 +117,7 @@ class ConsoleServices:
             return
         del self.sockets[agent_id]
         status = await self.db(
-            set_presence, agent_id=agent_id, presence=Presence.offline, now=utcnow()
+            set_presence, agent_id=agent_id, presence=Presence.offline, now=self.now()
         )
         await self.presence_changed(status)
 
@@ -125,17 +127,23 @@ class ConsoleServices:
         still waiting their new position and wait."""
         await self._assign()
         await self._tell_waiting()
+        await self._track_alert()
 
     async def ticket_opened(self) -> None:
         """A customer joined the queue (and heard their place): with auto-assignment on, an
         agent with a free slot takes it now; the others hear of it only if the queue moved."""
         if await self._assign():
             await self._tell_waiting()
+        await self._track_alert()
+
+    async def _track_alert(self) -> None:
+        alert_length = self.settings.queue_alert_length
+        await self.db(track_alert, now=self.now(), alert_length=alert_length)
 
     async def _assign(self) -> bool:
         if not self.auto_assign:
             return False
-        assigned = await self.db(_assign_waiting, now=utcnow())
+        assigned = await self.db(_assign_waiting, now=self.now())
         for conversation_id, agent_id, name in assigned:
             await self._tell_claimed(conversation_id, agent_id, name)
         return bool(assigned)

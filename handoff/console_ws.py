@@ -34,7 +34,6 @@ from handoff import console_actions as actions
 from handoff import console_views as views
 from handoff.console_api import StaffMember, agent_id_of
 from handoff.console_services import ConsoleServices, Event
-from handoff.models import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +80,7 @@ class _ConsoleSession:
     def __init__(self, websocket: WebSocket, console: ConsoleServices, staff: StaffMember) -> None:
         self.websocket, self.console, self.staff = websocket, console, staff
         self.agent_id = agent_id_of(staff)
-        self.supervisor = staff.has_role("admin")
+        self.supervisor = staff.has_role("supervisor")  # admins hold every role
         self._send_lock = asyncio.Lock()
         self._watch: asyncio.Task[None] | None = None
         self._shape: tuple[Any, ...] = ()
@@ -123,7 +122,7 @@ class _ConsoleSession:
         who is past the SLA, the alert) changed, and announce new breaches and alerts."""
         snapshot = await self.console.db(
             views.queue_snapshot,
-            now=utcnow(),
+            now=self.console.now(),
             agent_id=self.agent_id,
             sla_wait_s=self.console.settings.sla_wait_s,
             alert_length=self.console.settings.queue_alert_length,

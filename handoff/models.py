@@ -100,6 +100,34 @@ class Note(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, nullable=False)
 
 
+class HandoffEvent(Base):
+    """One move of a conversation through the queue. The ticket keeps only the latest handoff;
+    this log keeps every one, for the reports (waits, abandonment, first replies, load)."""
+
+    __tablename__ = "handoff_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[str] = mapped_column(String(64), index=True, nullable=False)
+    # queued | claimed | transferred | requeued | returned | cancelled | resolved | reopened
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, index=True, nullable=False)
+    agent_id: Mapped[str | None] = mapped_column(String(64))  # who claimed, held or resolved
+    reason: Mapped[str | None] = mapped_column(String(32))  # a handoff's reason
+
+
+class SupervisorAlert(Base):
+    """A stretch of time when the queue was longer than the alert length: opened when it
+    grows past it, closed when it falls back, so supervisors can look back at them."""
+
+    __tablename__ = "handoff_alerts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True, nullable=False)
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    peak: Mapped[int] = mapped_column(Integer, nullable=False)  # the longest queue meanwhile
+    alert_length: Mapped[int] = mapped_column(Integer, nullable=False)  # the limit then
+
+
 class CannedResponse(Base):
     __tablename__ = "handoff_canned_responses"
 

@@ -16,8 +16,18 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
-from handoff.models import Ticket
+from handoff.models import HandoffEvent, Ticket
 from handoff.states import IllegalTransition, State, check_transition
+
+# The log's name for each move that ``_move`` makes (claims and handoffs are logged where
+# they happen): (from, to) -> kind.
+_MOVES = {
+    (State.agent, State.queued): "requeued",
+    (State.agent, State.bot): "returned",
+    (State.queued, State.bot): "cancelled",
+    (State.agent, State.resolved): "resolved",
+    (State.resolved, State.bot): "reopened",
+}
 
 
 def get_ticket(*, session: Session, conversation_id: str) -> Ticket | None:
@@ -63,6 +73,7 @@ def open_handoff(
     ticket.queued_at, ticket.claimed_at, ticket.resolved_at = now, None, None
     ticket.agent_id, ticket.updated_at = None, now
     ticket.handoffs += 1
+    _log(session, conversation_id, "queued", now, reason=str(reason))
     session.commit()
     return ticket
 
@@ -86,8 +97,11 @@ def claim(*, session: Session, conversation_id: str, agent_id: str, now: datetim
     )
     # An UPDATE yields a CursorResult, whose rowcount tells whether this claimer won.
     result = cast(CursorResult[Any], session.execute(statement))
+    won = result.rowcount == 1
+    if won:
+        _log(session, conversation_id, "claimed", now, agent_id=agent_id)
     session.commit()
-    return result.rowcount == 1
+    return won
 
 
 def transfer(
@@ -102,6 +116,7 @@ def transfer(
     if ticket is None or old != State.agent:
         raise IllegalTransition(old, State.agent, "only an agent's conversation is transferred")
     ticket.agent_id, ticket.claimed_at, ticket.updated_at = to_agent_id, now, now
+    _log(session, conversation_id, "transferred", now, agent_id=to_agent_id)
     session.commit()
     return ticket
 
@@ -149,6 +164,7 @@ def _move(
         )
     check_transition(old, new)
     assert ticket is not None  # check_transition rejects every move out of a missing ticket
+    _log(session, conversation_id, _MOVES[old, new], now, agent_id=ticket.agent_id)
     ticket.state, ticket.updated_at = new, now
     if new == State.resolved:
         ticket.resolved_at = now
@@ -158,3 +174,19 @@ def _move(
         ticket.agent_id, ticket.claimed_at = None, None
     session.commit()
     return ticket
+
+
+def _log(
+    session: Session,
+    conversation_id: str,
+    kind: str,
+    now: datetime,
+    *,
+    agent_id: str | None = None,
+    reason: str | None = None,
+) -> None:
+    """Add the move to the handoff log, in the same transaction as the move itself."""
+    event = HandoffEvent(
+        conversation_id=conversation_id, kind=kind, at=now, agent_id=agent_id, reason=reason
+    )
+    session.add(event)

@@ -22,7 +22,7 @@ from retrieval.editor_deps import Kb, size_text
 from retrieval.editor_pages import make_pages_router
 from retrieval.importer import Importer
 from retrieval.index import KnowledgeIndex
-from retrieval.schemas import TestQuestion
+from retrieval.schemas import DraftArticle, TestQuestion
 from retrieval.uploads import UploadLimits
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
@@ -37,14 +37,17 @@ def make_editor_router(
     test_question: TestQuestion,
     max_upload_bytes: int,
     importer: Importer | None = None,
+    draft_article: DraftArticle | None = None,
 ) -> APIRouter:
-    """The editor's routes. ``templates`` must be able to load ``base.html``."""
+    """The editor's routes. ``templates`` must be able to load ``base.html``.
+    ``draft_article`` pre-fills a new article from unanswered questions (``POST /kb/draft``)."""
     kb = Kb(
         sessions=sessionmaker,
         index=index,
         test_question=test_question,
         limits=UploadLimits(max_bytes=max_upload_bytes),
         importer=importer or Importer(max_bytes=max_upload_bytes),
+        draft_article=draft_article,
     )
     router = APIRouter()
     router.include_router(make_api_router(kb, require_editor))

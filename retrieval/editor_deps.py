@@ -20,6 +20,7 @@ from retrieval.publishing import Published, Publisher
 from retrieval.schemas import (
     BatchResult,
     DocumentPublic,
+    DraftArticle,
     ImportRequest,
     IndexReport,
     Problem,
@@ -42,6 +43,7 @@ class Kb:
     index: Callable[[], KnowledgeIndex]
     test_question: TestQuestion
     limits: UploadLimits
+    draft_article: DraftArticle | None = None  # None: the app drafts no articles
     importer: Importer = field(default_factory=Importer)
 
     def publisher(self) -> Publisher:

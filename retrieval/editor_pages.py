@@ -92,6 +92,17 @@ def make_pages_router(
     def new_page(request: Request, staff: Editor):
         return edit_form(request, staff, "", {"body": "# Title\n\n"})
 
+    @router.post("/draft", response_class=HTMLResponse)
+    async def draft(request: Request, staff: Editor, question: Annotated[list[str], Form()]):
+        """A new article pre-filled from the questions the bot could not answer (the app
+        knows them by reference); it is only shown, the editor saves it."""
+        if kb.draft_article is None:
+            raise HTTPException(404, "Drafting is not set up")
+        made = await kb.draft_article(question)
+        fields = {"doc_id": made.doc_id, "title": made.title, "url": ""}
+        fields |= {"tags": ", ".join(made.tags), "body": made.body}
+        return edit_form(request, staff, "", fields, drafted=made.drafted)
+
     @router.post("/new", response_class=HTMLResponse)
     def create(
         request: Request,

@@ -219,6 +219,20 @@ class TurnOutcome(Protocol):
 TestQuestion = Callable[[str], Awaitable[TurnOutcome]]
 
 
+class ArticleDraft(BaseModel):
+    """A new article's fields, pre-filled for an editor to review (never saved as is)."""
+
+    doc_id: str = ""
+    title: str
+    tags: list[str] = []
+    body: str
+    drafted: bool = False  # the body was written by the LLM: review every fact
+
+
+# The app's "draft an article from these unanswered questions" (references to them).
+DraftArticle = Callable[[list[str]], Awaitable[ArticleDraft]]
+
+
 def report_outcome(outcome: TurnOutcome) -> QuestionReport:
     draft, decision = outcome.draft, outcome.decision
     return QuestionReport(

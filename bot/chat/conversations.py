@@ -13,7 +13,8 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.chat.models import ROLES, Conversation, Feedback, Message, Rating, utcnow
+from bot.chat.models import ROLES, Conversation, Feedback, Message, Rating
+from bot.db import session_now
 
 Turn = tuple[str, str]  # (role, text), the engine's history format
 Row = TypeVar("Row", Feedback, Rating)
@@ -31,7 +32,8 @@ class Stored(NamedTuple):
 def create_conversation(
     *, session: Session, lang: str = "en", channel: str = "widget"
 ) -> Conversation:
-    conversation = Conversation(lang=lang, channel=channel)
+    now = session_now(session)
+    conversation = Conversation(lang=lang, channel=channel, created_at=now, updated_at=now)
     session.add(conversation)
     session.commit()
     return conversation
@@ -76,6 +78,7 @@ def add_message(
             signals=signals,
             decision=decision,
             reason=reason,
+            created_at=session_now(session),
         )
         session.add(message)
         session.commit()
@@ -102,7 +105,7 @@ def _next_seq(session: Session, conversation_id: str) -> int:
     statement = (
         update(Conversation)
         .where(Conversation.id == conversation_id)
-        .values(last_seq=Conversation.last_seq + 1, updated_at=utcnow())
+        .values(last_seq=Conversation.last_seq + 1, updated_at=session_now(session))
         .returning(Conversation.last_seq)
         .execution_options(synchronize_session=False)
     )
@@ -150,7 +153,7 @@ def record_feedback(*, session: Session, conversation_id: str, seq: int, value: 
         lambda: session.scalars(query).first(),
         lambda: Feedback(conversation_id=conversation_id, seq=seq),
         value=value,
-        created_at=utcnow(),
+        created_at=session_now(session),
     )
 
 
@@ -167,7 +170,7 @@ def record_rating(
         lambda: Rating(conversation_id=conversation_id),
         value=value,
         comment=comment,
-        created_at=utcnow(),
+        created_at=session_now(session),
     )
 
 

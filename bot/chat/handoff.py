@@ -15,7 +15,7 @@ from bot.answering.engine import Draft
 from bot.chat import conversations
 from bot.chat.events import MessagePublic, StatePublic, message_event, message_public
 from bot.chat.hub import AGENTS, Hub
-from bot.chat.models import Message, utcnow
+from bot.chat.models import Message
 from bot.chat.notices import notice, queue_notice
 from handoff import queue
 from handoff.hours import BusinessHours
@@ -38,6 +38,7 @@ class Chat(Protocol):
 
     hub: Hub
     policy: PolicyConfig
+    now: Callable[[], datetime]  # the app's clock
 
     async def db(self, fn: Callable[..., T], /, **kwargs: Any) -> T: ...
 
@@ -84,7 +85,7 @@ class HandoffDesk:
                 decision=decision,
                 draft=draft,
                 hours=self.hours,
-                now=utcnow(),
+                now=self.chat.now(),
                 staff_names=self.staff_names,
             )
         except IllegalTransition:
@@ -129,7 +130,7 @@ class HandoffDesk:
     async def cancel(self, conversation_id: str, lang: str) -> list[MessagePublic]:
         """queued -> bot: the customer stops waiting. Raises ``IllegalTransition`` otherwise."""
         async with self.chat.lock(conversation_id):
-            await self.chat.db(queue.cancel, conversation_id=conversation_id, now=utcnow())
+            await self.chat.db(queue.cancel, conversation_id=conversation_id, now=self.chat.now())
             await self.chat.publish(conversation_id, {"type": "state", "state": "bot"})
             await self.chat.hub.publish(
                 AGENTS, {"type": "cancelled", "conversation_id": conversation_id}
@@ -141,7 +142,9 @@ class HandoffDesk:
 
     async def back_to_bot(self, conversation_id: str) -> None:
         """resolved -> bot: the customer writes again after an agent closed the conversation."""
-        await self.chat.db(queue.return_to_bot, conversation_id=conversation_id, now=utcnow())
+        await self.chat.db(
+            queue.return_to_bot, conversation_id=conversation_id, now=self.chat.now()
+        )
         await self.chat.publish(conversation_id, {"type": "state", "state": "bot"})
 
     async def contact(self, conversation_id: str, lang: str, email: str) -> list[MessagePublic]:

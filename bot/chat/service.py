@@ -11,15 +11,17 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import time
 import weakref
 from collections.abc import Callable
 from dataclasses import asdict
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 from uuid import uuid4
 
 import anyio
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot import logs
 from bot.answering.engine import Draft, Engine, cite
 from bot.answering.extractive import ExtractiveChatModel
 from bot.answering.llms import LLMError
@@ -33,7 +35,7 @@ from bot.chat.notices import notice
 from bot.chat.ratelimit import RateLimited, RateLimiter
 from bot.chat.tokens import TokenSigner
 from bot.config import Settings
-from bot.db import session_scope
+from bot.db import clock_of, session_scope
 from handoff.policy import Action, Decision, PolicyConfig, Reason, TurnFacts
 from handoff.states import State, bot_speaks
 
@@ -57,6 +59,14 @@ class ChatError(Exception):
         self.client_id: str | None = None  # the refused message's, when there is one
 
 
+class TurnObserver(Protocol):
+    """Who measures the turns (the app's metrics)."""
+
+    def turn_took(self, seconds: float) -> None: ...
+
+    def llm_failed(self) -> None: ...
+
+
 class ChatService:
     def __init__(
         self,
@@ -72,6 +82,7 @@ class ChatService:
     ) -> None:
         self.settings = settings
         self.sessions = sessions
+        self.now = clock_of(sessions)  # the app's clock, which also stamps the stored rows
         self.hub = hub
         self.engine = engine
         self.policy = policy
@@ -85,6 +96,7 @@ class ChatService:
         # Widget sockets open in this process, by conversation (the widget counts them): an
         # agent's reply goes by email too when the customer left an address and is not here.
         self.connected: collections.Counter[str] = collections.Counter()
+        self.observer: TurnObserver | None = None
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -170,6 +182,7 @@ class ChatService:
 
     async def reply(self, conversation_id: str, question: MessagePublic) -> list[MessagePublic]:
         """The company's answer to a stored customer message (empty while a human owns it)."""
+        logs.conversation_id.set(conversation_id)  # a widget socket's turns run in tasks
         async with self.lock(conversation_id):
             context = await self.db(load_context, conversation_id=conversation_id, seq=question.seq)
             if not bot_speaks(context.state):
@@ -179,13 +192,18 @@ class ChatService:
             if context.state == State.resolved:
                 await self.desk.back_to_bot(conversation_id)
             await self.publish(conversation_id, {"type": "typing", "role": "bot", "on": True})
+            started = time.perf_counter()
             try:
                 return await self._take_turn(conversation_id, question, context)
-            except Exception:
+            except Exception as error:
                 log.exception("turn failed in conversation %s", conversation_id)
+                if isinstance(error, LLMError) and self.observer:
+                    self.observer.llm_failed()
                 text = notice(context.lang, "failed")
                 return [await self.store(conversation_id, "system", text)]
             finally:
+                if self.observer:
+                    self.observer.turn_took(time.perf_counter() - started)
                 await self.publish(conversation_id, {"type": "typing", "role": "bot", "on": False})
 
     async def _take_turn(
@@ -200,6 +218,8 @@ class ChatService:
             try:
                 await self._stream(conversation_id, draft, stream_id)
             except LLMError as error:
+                if self.observer:
+                    self.observer.llm_failed()
                 priority = self.policy.priorities[Reason.no_answer]
                 decision = Decision(Action.handoff, Reason.no_answer, priority, str(error))
             else:

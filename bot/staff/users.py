@@ -1,4 +1,4 @@
-"""Staff users (agents, editors, admins): the tables, password hashing and the crud functions."""
+"""Staff users (agents, editors, supervisors, admins): tables, password hashing, crud."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from bot.chat.models import Base
 
-ROLES = ("agent", "editor", "admin")
+ROLES = ("agent", "editor", "supervisor", "admin")
 MIN_PASSWORD_CHARS = 10
 # One "@", no spaces; "admin@localhost" is valid on purpose (the demo admin).
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
