@@ -40,6 +40,7 @@ from handoff.console import TEMPLATES_DIR as CONSOLE_TEMPLATES
 from handoff.console import make_console_router
 from handoff.console_services import ConsoleServices
 from retrieval.editor import make_editor_router
+from retrieval.follow import IndexFollower
 from retrieval.importer import Importer
 from retrieval.publishing import Publisher
 
@@ -48,15 +49,21 @@ from retrieval.publishing import Publisher
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     database = make_engine(settings.sqlalchemy_url)
-    await run_in_threadpool(upgrade_database, database)
     app.state.sessionmaker = make_sessionmaker(database)
-
     embeddings = await run_in_threadpool(make_embeddings_for, settings)
     index = await run_in_threadpool(open_index, settings, embeddings)
-    # The document store is the source of truth: a fresh install imports kb_dir into it, then
-    # the index is brought in step with the stored documents (only differences are embedded).
     publisher = Publisher(sessionmaker=app.state.sessionmaker, index=index)
-    await run_in_threadpool(publisher.start, settings.kb_dir)
+    if settings.prepare_on_start:  # else ``allhours prepare`` ran once for every replica
+        await run_in_threadpool(upgrade_database, database)
+        # The document store is the source of truth: a fresh install imports kb_dir into it,
+        # then the index is brought in step with the stored documents (only differences are
+        # embedded).
+        await run_in_threadpool(publisher.start, settings.kb_dir)
+    # With a Chroma server other processes write to the index too: follow their changes.
+    follower = IndexFollower(
+        sessions=app.state.sessionmaker, publisher=publisher, every_s=settings.index_check_s
+    )
+    following = asyncio.create_task(follower.run()) if settings.chroma_url else None
     app.state.engine = make_answer_engine(settings, index=index, embeddings=embeddings)
     app.state.policy = make_policy(settings, app.state.engine.calibration)
     app.state.chat = make_chat_service(
@@ -84,6 +91,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         yield
     finally:
+        if following is not None:
+            following.cancel()
         if app.state.email is not None:
             await app.state.email.close()
         await app.state.chat.close()
