@@ -68,9 +68,12 @@ class Settings(BaseSettings):
     # answer) if the confidence is at least this.
     suggest_threshold: float = Field(default=0.25, ge=0, le=1)
 
-    # real-time hub
+    # real-time hub; with redis, rate limits and the turn leases are shared through it too
     hub: Literal["memory", "redis"] = "memory"
     redis_url: str = "redis://127.0.0.1:6379/0"
+    # A conversation's turn is leased for this long and renewed while it runs: when its
+    # process dies, another takes the turn over after at most this (see bot/chat/leases.py).
+    turn_lease_s: float = Field(default=10.0, gt=0)
 
     # security and limits
     secret_key: SecretStr = SecretStr("")

@@ -3,34 +3,149 @@ customer and an agent on different processes see each other live."""
 
 from __future__ import annotations
 
+import json
+
+import httpx
+
+from bot.staff.routes import LOCKOUT_FAILURES
 from tests.topology import (
     console,
     delete,
+    drain_queue,
+    events_until,
     eventually,
     of_type,
     post,
+    post_handoff,
     put,
+    request,
+    sign_in,
     start_conversation,
     wait_for,
     widget,
 )
+from tests.widget_app import ANSWERABLE
 
 
-def test_customer_on_a_and_agent_on_b_claim_reply_typing_and_return_to_bot(scale):
+def test_customer_on_a_and_agent_on_b_claim_reply_typing_transfer_and_return_to_bot(scale):
     """The customer, on A, asks for a person and hears their place; Ana's console, on B, sees
-    the handoff, claims it, and they type and talk to each other live; Ana gives the
-    conversation back to the bot, and the bot, on A, answers again."""
-    ana = scale.staff("Ana", "agent")
+    the handoff and claims it; they see each other type and read each other's messages live.
+    Ana transfers the conversation to Ben (console on A): the customer hears Ben joined. Ben
+    gives it back to the bot, and the bot answers the customer again."""
+    ana, ben = scale.staff("Ana", "agent"), scale.staff("Ben", "agent")
     conversation_id, token = start_conversation(scale.a)
     base = f"/api/agent/conversations/{conversation_id}"
-    with console(scale.b, ana) as agent, widget(scale.a, token) as customer:
-        wait_for(agent, of_type("queue"))
+    with (
+        console(scale.b, ana) as ana_ws,
+        console(scale.a, ben) as ben_ws,
+        widget(scale.a, token) as customer,
+    ):
+        ana_id = wait_for(ana_ws, of_type("hello"))["agent_id"]
+        ben_id = wait_for(ben_ws, of_type("hello"))["agent_id"]
         wait_for(customer, of_type("state"))
         customer.send('{"type": "handoff_request"}')
         wait_for(customer, of_type("state", state="queued"))
-        wait_for(agent, of_type("queued", conversation_id=conversation_id))
+        wait_for(ana_ws, of_type("queued", conversation_id=conversation_id))
         assert post(scale.b, f"{base}/claim", ana).status_code == 200
         assert wait_for(customer, of_type("state", state="agent"))["agent"] == "Ana"
+
+        ana_ws.send(json.dumps({"type": "watch", "conversation_id": conversation_id}))
+        wait_for(ana_ws, of_type("watching"))
+        customer.send('{"type": "typing"}')
+        wait_for(ana_ws, of_type("typing", conversation_id=conversation_id))
+        customer.send(json.dumps({"type": "message", "client_id": "m1", "text": "still there?"}))
+        seen = wait_for(ana_ws, of_type("message", conversation_id=conversation_id))
+        assert seen["message"]["text"] == "still there?"
+        typing = {"type": "typing", "conversation_id": conversation_id, "on": True}
+        ana_ws.send(json.dumps(typing))
+        assert wait_for(customer, of_type("typing", role="agent"))["author"] == "Ana"
+        assert post(scale.b, f"{base}/messages", ana, json={"text": "Yes."}).status_code == 201
+        assert wait_for(customer, of_type("message", role="agent"))["text"] == "Yes."
+
+        moved = post(scale.b, f"{base}/transfer", ana, json={"to_agent_id": ben_id})
+        assert moved.status_code == 200, moved.text
+        assert wait_for(customer, of_type("state", state="agent"))["agent"] == "Ben"
+        wait_for(ben_ws, of_type("transferred", to_agent_id=ben_id))
+        assert post(scale.a, f"{base}/return", ben).status_code == 200
+        wait_for(customer, of_type("state", state="bot"))
+        customer.send(json.dumps({"type": "message", "client_id": "m2", "text": ANSWERABLE}))
+        assert wait_for(customer, of_type("message", role="bot"))["citations"]
+    assert ana_id != ben_id
+
+
+def test_queue_places_waits_and_presence_agree_on_both_processes(scale):
+    """Two customers wait, one on A and one on B; each hears the same place and wait on
+    either process. Cleo, online on A, goes away through B: customers on both processes are
+    told that nobody is online; back online, their waits return."""
+    drain_queue(scale)
+    cleo = scale.staff("Cleo", "agent")
+    first, second = start_conversation(scale.a), start_conversation(scale.b)
+    with (
+        console(scale.a, cleo) as cleo_ws,
+        widget(scale.a, first[1]) as one,
+        widget(scale.b, second[1]) as two,
+        widget(scale.a, second[1]) as two_on_a,
+    ):
+        wait_for(cleo_ws, of_type("hello"))
+        for ws in (one, two, two_on_a):
+            wait_for(ws, of_type("state"))
+        one.send('{"type": "handoff_request"}')
+        assert wait_for(one, of_type("state", state="queued"))["position"] == 1
+        two.send('{"type": "handoff_request"}')
+        on_b = wait_for(two, of_type("state", state="queued"))
+        on_a = wait_for(two_on_a, of_type("state", state="queued"))
+        assert on_b == on_a and on_b["position"] == 2 and not on_b["offline"]
+
+        away = {"presence": "away"}
+        assert request(scale.b, "PUT", "/api/agent/presence", cleo, json=away).status_code == 200
+        assert wait_for(one, of_type("state", state="queued"))["offline"] is True
+        assert wait_for(two_on_a, of_type("state", state="queued"))["offline"] is True
+        back = {"presence": "online"}
+        assert request(scale.b, "PUT", "/api/agent/presence", cleo, json=back).status_code == 200
+        assert wait_for(two, of_type("state", state="queued"))["offline"] is False
+    drain_queue(scale)
+
+
+def test_supervisors_get_one_alert_per_breach_whichever_process(scale):
+    """Two supervisors, one on each process, watch the queue grow past its alert length (2):
+    each console shows the alert once, not once per process."""
+    drain_queue(scale)
+    dana, emil = scale.staff("Dana", "agent", "admin"), scale.staff("Emil", "agent", "admin")
+    with console(scale.a, dana) as dana_ws, console(scale.b, emil) as emil_ws:
+        for ws in (dana_ws, emil_ws):
+            assert wait_for(ws, of_type("queue"))["alert"] is False
+        for server in (scale.a, scale.b, scale.a):
+            conversation_id, token = start_conversation(server)
+            post_handoff(server, conversation_id, token)
+            for ws in (dana_ws, emil_ws):
+                wait_for(ws, of_type("queued", conversation_id=conversation_id))
+        for ws in (dana_ws, emil_ws):
+            # Everything up to the third conversation's snapshot: exactly one alert among it.
+            events = events_until(ws, lambda e: e.get("type") == "queue" and len(e["items"]) == 3)
+            assert [e["length"] for e in events if e["type"] == "alert"] == [2]
+    drain_queue(scale)
+
+
+def test_rate_limits_and_the_sign_in_lockout_count_across_processes(scale):
+    """A conversation may send 6 messages a minute (the topology's limit): three through A
+    and three through B use it up, and the seventh is refused on either. Ten wrong passwords
+    spread over A and B lock the account on both, the right password included."""
+    conversation_id, token = start_conversation(scale.a)
+    auth = {"Authorization": f"Bearer {token}"}
+    path = f"/api/conversations/{conversation_id}/messages"
+
+    def send(server, client_id: str) -> int:
+        message = {"client_id": client_id, "text": "hi"}
+        return httpx.post(server.url + path, json=message, headers=auth, timeout=60).status_code
+
+    assert [send(server, f"m{n}") for n, server in enumerate([scale.a, scale.b] * 3)] == [201] * 6
+    assert [send(server, "x") for server in (scale.a, scale.b)] == [429, 429]
+
+    scale.staff("Finn", "agent")
+    for n in range(LOCKOUT_FAILURES):
+        assert sign_in(scale.a if n % 2 else scale.b, "finn@example.com", "wrong") == 401
+    assert sign_in(scale.a, "finn@example.com", "a long password") == 429
+    assert sign_in(scale.b, "finn@example.com", "a long password") == 429
 
 
 def _found_on(server, staff, question: str, doc_id: str) -> dict | None:

@@ -10,6 +10,7 @@ or break off. Clients talk to the servers over real HTTP and WebSockets.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -55,6 +56,7 @@ class Topology:
             "ALLHOURS_OPENAI_BASE_URL": llm.base_url,
             "ALLHOURS_LLM_TIMEOUT_S": "20",
             "ALLHOURS_LLM_MAX_RETRIES": "0",
+            "ALLHOURS_TURN_LEASE_S": "3",  # a killed server's turn is taken over after 3 s
             "ALLHOURS_SLA_WAIT_S": "3600",
             "ALLHOURS_QUEUE_ALERT_LENGTH": "2",
             "ALLHOURS_RATE_LIMIT_IP_PER_MINUTE": "1000",
@@ -145,6 +147,43 @@ def put(server: AppServer, path: str, headers: dict[str, str], **kwargs: Any) ->
 
 def delete(server: AppServer, path: str, headers: dict[str, str]) -> httpx.Response:
     return request(server, "DELETE", path, headers)
+
+
+def post_handoff(server: AppServer, conversation_id: str, token: str) -> None:
+    """The customer asks for a person (the widget's REST twin)."""
+    path = f"{server.url}/api/conversations/{conversation_id}/handoff"
+    httpx.post(path, headers={"Authorization": f"Bearer {token}"}).raise_for_status()
+
+
+def drain_queue(scale: Topology) -> None:
+    """Resolve whatever earlier tests left waiting, so that queue lengths start at zero."""
+    sweeper = scale.staff(f"Sweeper{free_port()}", "agent")
+    presence = {"presence": "online", "capacity": 50}
+    request(scale.a, "PUT", "/api/agent/presence", sweeper, json=presence).raise_for_status()
+    queued = request(scale.a, "GET", "/api/agent/queue", sweeper).raise_for_status().json()
+    for item in queued["items"]:
+        base = f"/api/agent/conversations/{item['conversation_id']}"
+        post(scale.a, f"{base}/claim", sweeper).raise_for_status()
+        post(scale.a, f"{base}/resolve", sweeper).raise_for_status()
+    presence = {"presence": "offline"}  # online agents would change what the next test sees
+    request(scale.a, "PUT", "/api/agent/presence", sweeper, json=presence).raise_for_status()
+
+
+def sign_in(server: AppServer, email: str, password: str) -> int:
+    """The sign-in form filled in and sent, as a browser does; the response's status."""
+    with httpx.Client(base_url=server.url, headers={"origin": server.url}) as browser:
+        form = browser.get("/login").text
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', form)
+        assert csrf is not None
+        fields = {"email": email, "password": password, "csrf_token": csrf.group(1)}
+        return browser.post("/login", data=fields).status_code
+
+
+def events_until(ws: ClientConnection, match: Callable[[Event], bool]) -> list[Event]:
+    """Every event up to and including the first that matches."""
+    events: list[Event] = []
+    wait_for(ws, lambda e: events.append(e) or match(e))
+    return events
 
 
 def wait_for(ws: ClientConnection, match: Callable[[Event], bool], *, seconds: float = 30) -> Event:

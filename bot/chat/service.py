@@ -28,9 +28,10 @@ from bot.chat import conversations
 from bot.chat.context import Context, load_context, turn_facts
 from bot.chat.events import MessagePublic, message_event, message_public
 from bot.chat.handoff import HandoffDesk, StaffNames
-from bot.chat.hub import AGENTS, Hub, conversation_channel, make_hub
+from bot.chat.hub import AGENTS, Hub, RedisHub, conversation_channel, make_hub
+from bot.chat.leases import Leases, LocalLeases, RedisLeases, holding
 from bot.chat.notices import notice
-from bot.chat.ratelimit import RateLimited, RateLimiter
+from bot.chat.ratelimit import Limiter, RateLimited, RateLimiter, RedisRateLimiter
 from bot.chat.tokens import TokenSigner
 from bot.config import Settings
 from bot.db import session_scope
@@ -66,7 +67,8 @@ class ChatService:
         hub: Hub,
         engine: Engine,
         policy: PolicyConfig,
-        limiter: RateLimiter,
+        limiter: Limiter,
+        leases: Leases,
         tokens: TokenSigner,
         staff_names: StaffNames,
     ) -> None:
@@ -76,6 +78,7 @@ class ChatService:
         self.engine = engine
         self.policy = policy
         self.limiter = limiter
+        self.leases = leases
         self.tokens = tokens
         self.desk = HandoffDesk(self, settings, staff_names)
         self._turn_slots = asyncio.Semaphore(_MAX_TURNS)
@@ -133,9 +136,9 @@ class ChatService:
             raise ChatError("too_long", f"The message is longer than {limit} characters.")
         return text
 
-    def check_rate(self, *, ip: str, conversation_id: str | None = None) -> None:
+    async def check_rate(self, *, ip: str, conversation_id: str | None = None) -> None:
         try:
-            self.limiter.check(ip=ip, conversation_id=conversation_id)
+            await self.limiter.admit(ip=ip, conversation_id=conversation_id)
         except RateLimited as error:
             raise ChatError(
                 "rate_limited", str(error), retry_after_s=error.retry_after_s
@@ -146,7 +149,7 @@ class ChatService:
     ) -> tuple[MessagePublic, bool, bool]:
         """Store a customer message: (stored message, duplicate, needs a reply)."""
         self.check_text(text)
-        self.check_rate(ip=ip, conversation_id=conversation_id)
+        await self.check_rate(ip=ip, conversation_id=conversation_id)
         stored = await self.db(
             conversations.add_message,
             conversation_id=conversation_id,
@@ -158,19 +161,41 @@ class ChatService:
         if stored.created:
             await self.publish(conversation_id, message_event(public))
             return public, False, True
-        # A re-send: answer it only if nothing answered it yet (we may have died mid-turn).
+        # A re-send: answer it only if nothing answered it yet (a process may have died
+        # mid-turn); ``reply(unless_answered=True)`` checks again once it holds the turn.
         unanswered = await self.db(_is_last, conversation_id=conversation_id, seq=public.seq)
-        return public, True, unanswered and not self.lock(conversation_id).locked()
+        return public, True, unanswered
 
-    def reply_later(self, conversation_id: str, question: MessagePublic) -> None:
+    def reply_later(
+        self, conversation_id: str, question: MessagePublic, *, unless_answered: bool = False
+    ) -> None:
         """Answer in the background: the socket keeps reading while the bot thinks."""
-        task = asyncio.create_task(self.reply(conversation_id, question))
+        reply = self.reply(conversation_id, question, unless_answered=unless_answered)
+        task = asyncio.create_task(reply)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def reply(self, conversation_id: str, question: MessagePublic) -> list[MessagePublic]:
-        """The company's answer to a stored customer message (empty while a human owns it)."""
-        async with self.lock(conversation_id):
+    async def resume(self, conversation_id: str) -> None:
+        """A widget (re)connected: if the bot owes the customer an answer that nobody is
+        working on (the process that took the turn died), answer it now. Waits while another
+        process holds the turn; its lease runs out if it is dead."""
+        question = await self.db(_owed, conversation_id=conversation_id)
+        if question is not None:
+            self.reply_later(conversation_id, message_public(question), unless_answered=True)
+
+    async def reply(
+        self, conversation_id: str, question: MessagePublic, *, unless_answered: bool = False
+    ) -> list[MessagePublic]:
+        """The company's answer to a stored customer message (empty while a human owns it).
+        With ``unless_answered``: nothing if the question is no longer the last message."""
+        # One turn at a time per conversation: in this process (the lock keeps question
+        # order), and across processes (the lease, renewed while the turn runs).
+        ttl_s = self.settings.turn_lease_s
+        async with self.lock(conversation_id), holding(self.leases, conversation_id, ttl_s):
+            if unless_answered and not await self.db(
+                _is_last, conversation_id=conversation_id, seq=question.seq
+            ):
+                return []
             context = await self.db(load_context, conversation_id=conversation_id, seq=question.seq)
             if not bot_speaks(context.state):
                 event = {"type": "message", "conversation_id": conversation_id}
@@ -192,16 +217,23 @@ class ChatService:
         self, conversation_id: str, question: MessagePublic, context: Context
     ) -> list[MessagePublic]:
         facts = turn_facts(question.text, context)
-        async with self._turn_slots:
-            outcome = await self._prepare(question.text, context, facts)
+        try:
+            async with self._turn_slots:
+                outcome = await self._prepare(question.text, context, facts)
+        except Exception as error:  # the search (Chroma) or the model failed: a person takes over
+            log.warning("turn in %s: no answer possible: %r", conversation_id, error)
+            return await self._unavailable(conversation_id, context.lang, None, error)
         decision, draft = outcome.decision, outcome.draft
         if decision.action == Action.answer:
             stream_id = uuid4().hex
             try:
-                await self._stream(conversation_id, draft, stream_id)
-            except LLMError as error:
-                priority = self.policy.priorities[Reason.no_answer]
-                decision = Decision(Action.handoff, Reason.no_answer, priority, str(error))
+                async with asyncio.timeout(self.settings.llm_timeout_s):
+                    await self._stream(conversation_id, draft, stream_id)
+            except (LLMError, TimeoutError) as error:
+                # What streamed is no answer: the widget drops it, and a person takes over.
+                aborted = {"type": "stream_aborted", "stream_id": stream_id}
+                await self.publish(conversation_id, aborted)
+                return await self._unavailable(conversation_id, context.lang, draft, error)
             else:
                 if not draft.no_answer:
                     fields = _scored(draft, decision)
@@ -220,6 +252,14 @@ class ChatService:
         if decision.action == Action.clarify:
             return [await self._clarify(conversation_id, context, draft, decision)]
         return await self.desk.hand_off(conversation_id, context.lang, decision, draft)
+
+    async def _unavailable(
+        self, conversation_id: str, lang: str, draft: Draft | None, error: BaseException
+    ) -> list[MessagePublic]:
+        priority = self.policy.priorities[Reason.bot_unavailable]
+        detail = str(error) or "the answer took longer than the LLM timeout"
+        decision = Decision(Action.handoff, Reason.bot_unavailable, priority, detail)
+        return await self.desk.hand_off(conversation_id, lang, decision, draft)
 
     async def _clarify(
         self, conversation_id: str, context: Context, draft: Draft, decision: Decision
@@ -284,6 +324,17 @@ def _is_last(*, session: Session, conversation_id: str, seq: int) -> bool:
     return conversation is not None and conversation.last_seq == seq
 
 
+def _owed(*, session: Session, conversation_id: str) -> Any:
+    """The customer's last message if the bot speaks and has not answered it, else None."""
+    conversation = conversations.get_conversation(session=session, conversation_id=conversation_id)
+    if conversation is None or conversation.state != State.bot:
+        return None
+    last = conversations.messages_after(
+        session=session, conversation_id=conversation_id, after=conversation.last_seq - 1
+    )
+    return last[0] if last and last[0].role == "customer" else None
+
+
 def make_chat_service(
     settings: Settings,
     *,
@@ -292,18 +343,25 @@ def make_chat_service(
     policy: PolicyConfig,
     staff_names: StaffNames,
 ) -> ChatService:
-    """The service with its hub, rate limits and token signer chosen by settings."""
-    limiter = RateLimiter(
-        per_ip=settings.rate_limit_ip_per_minute,
-        per_conversation=settings.rate_limit_conversation_per_minute,
-    )
+    """The service with its hub, rate limits, leases and token signer chosen by settings:
+    with the Redis hub, limits and leases are shared through Redis too."""
+    limits = {
+        "per_ip": settings.rate_limit_ip_per_minute,
+        "per_conversation": settings.rate_limit_conversation_per_minute,
+    }
+    limiter: Limiter = RateLimiter(**limits)
+    leases: Leases = LocalLeases()
+    hub = make_hub(settings)
+    if isinstance(hub, RedisHub):
+        limiter, leases = RedisRateLimiter(hub.client, **limits), RedisLeases(hub.client)
     return ChatService(
         settings=settings,
         sessions=sessions,
-        hub=make_hub(settings),
+        hub=hub,
         engine=engine,
         policy=policy,
         limiter=limiter,
+        leases=leases,
         tokens=TokenSigner(settings.secret_key.get_secret_value()),
         staff_names=staff_names,
     )
