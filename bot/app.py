@@ -18,10 +18,11 @@ from starlette.concurrency import run_in_threadpool
 from bot import ask_routes
 from bot.answering.engine import make_answer_engine, make_embeddings_for, open_index
 from bot.answering.turns import answer_turn, make_policy
-from bot.chat.hub import AGENTS, conversation_channel
+from bot.chat.hub import AGENTS, RedisHub, conversation_channel
 from bot.chat.port import ChatPort
 from bot.chat.service import make_chat_service
 from bot.config import Settings
+from bot.consoles import RedisConsoles
 from bot.db import make_engine, make_sessionmaker
 from bot.email import routes as email_routes
 from bot.email.channel import open_email
@@ -39,6 +40,7 @@ from bot.widget import ws as widget_ws
 from handoff.console import TEMPLATES_DIR as CONSOLE_TEMPLATES
 from handoff.console import make_console_router
 from handoff.console_services import ConsoleServices
+from handoff.console_ws import TICK_S as CONSOLE_TICK_S
 from retrieval.editor import make_editor_router
 from retrieval.follow import IndexFollower
 from retrieval.importer import Importer
@@ -86,6 +88,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         conversation_channel=conversation_channel,
         auto_assign=settings.auto_assign,
     )
+    if isinstance(app.state.chat.hub, RedisHub):  # consoles on other processes count too
+        ttl_s = CONSOLE_TICK_S * 3
+        app.state.console.consoles = RedisConsoles(app.state.chat.hub.client, ttl_s=ttl_s)
     # A customer joining or leaving the queue moves it as an agent's action does.
     app.state.chat.desk.listener = app.state.console
     try:

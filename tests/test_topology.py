@@ -200,3 +200,24 @@ def test_a_kb_edit_saved_on_a_is_answered_on_b_within_two_seconds(scale):
         seconds=2,
         what="the restored article on B",
     )
+
+
+def test_an_agent_stays_online_while_any_of_their_consoles_is_open(scale):
+    """Gina has the console open in two tabs, one served by A and one by B. Closing the tab on
+    A leaves her online; closing the last one, on B, takes her offline: her colleague Hank sees
+    her go offline once, not once per process."""
+    gina, hank = scale.staff("Gina", "agent"), scale.staff("Hank", "agent")
+    with console(scale.a, hank) as watcher:
+        hank_id = wait_for(watcher, of_type("hello"))["agent_id"]
+        with console(scale.b, gina) as on_b:
+            gina_id = wait_for(on_b, of_type("hello"))["agent_id"]
+            with console(scale.a, gina) as on_a:
+                wait_for(on_a, of_type("hello"))
+        offline = of_type("presence", agent_id=gina_id, presence="offline")
+        events = events_until(watcher, offline)
+        # A marker published after both closes were handled: every event about them is in.
+        away = {"presence": "away"}
+        assert request(scale.a, "PUT", "/api/agent/presence", hank, json=away).status_code == 200
+        events += events_until(watcher, of_type("presence", agent_id=hank_id, presence="away"))
+    gina_events = [e for e in events if e.get("type") == "presence" and e["agent_id"] == gina_id]
+    assert [e["presence"] for e in gina_events].count("offline") == 1
