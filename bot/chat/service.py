@@ -13,19 +13,14 @@ import collections
 import logging
 import weakref
 from collections.abc import Callable
-from dataclasses import asdict
 from typing import Any, TypeVar
-from uuid import uuid4
 
 import anyio
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.answering.engine import Draft, Engine, cite
-from bot.answering.extractive import ExtractiveChatModel
-from bot.answering.llms import LLMError
-from bot.answering.turns import Outcome, decide_turn, take_turn
-from bot.chat import conversations
-from bot.chat.context import Context, load_context, turn_facts
+from bot.answering.engine import Engine
+from bot.chat import conversations, turn
+from bot.chat.context import load_context
 from bot.chat.events import MessagePublic, message_event, message_public
 from bot.chat.handoff import HandoffDesk, StaffNames
 from bot.chat.hub import AGENTS, Hub, RedisHub, conversation_channel, make_hub
@@ -35,7 +30,8 @@ from bot.chat.ratelimit import Limiter, RateLimited, RateLimiter, RedisRateLimit
 from bot.chat.tokens import TokenSigner
 from bot.config import Settings
 from bot.db import session_scope
-from handoff.policy import Action, Decision, PolicyConfig, Reason, TurnFacts
+from handoff import queue
+from handoff.policy import PolicyConfig
 from handoff.states import State, bot_speaks
 
 log = logging.getLogger(__name__)
@@ -43,7 +39,7 @@ T = TypeVar("T")
 
 # Turns running at once; the rest wait their turn instead of piling onto the CPU. The
 # engine's own CPU work runs in threads, so a few in flight keep both cores busy; this also
-# bounds the worker threads an offline turn takes (see ``_prepare``).
+# bounds the worker threads an offline turn takes (see ``turn._prepare``).
 _MAX_TURNS = 8
 # SQLite has one writer at a time: more threads would only queue on its lock.
 _DB_THREADS = 8
@@ -81,7 +77,7 @@ class ChatService:
         self.leases = leases
         self.tokens = tokens
         self.desk = HandoffDesk(self, settings, staff_names)
-        self._turn_slots = asyncio.Semaphore(_MAX_TURNS)
+        self.turn_slots = asyncio.Semaphore(_MAX_TURNS)
         self._db_threads = anyio.CapacityLimiter(_DB_THREADS)
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -205,94 +201,13 @@ class ChatService:
                 await self.desk.back_to_bot(conversation_id)
             await self.publish(conversation_id, {"type": "typing", "role": "bot", "on": True})
             try:
-                return await self._take_turn(conversation_id, question, context)
+                return await turn.take(self, conversation_id, question, context)
             except Exception:
                 log.exception("turn failed in conversation %s", conversation_id)
                 text = notice(context.lang, "failed")
                 return [await self.store(conversation_id, "system", text)]
             finally:
                 await self.publish(conversation_id, {"type": "typing", "role": "bot", "on": False})
-
-    async def _take_turn(
-        self, conversation_id: str, question: MessagePublic, context: Context
-    ) -> list[MessagePublic]:
-        facts = turn_facts(question.text, context)
-        try:
-            async with self._turn_slots:
-                outcome = await self._prepare(question.text, context, facts)
-        except Exception as error:  # the search (Chroma) or the model failed: a person takes over
-            log.warning("turn in %s: no answer possible: %r", conversation_id, error)
-            return await self._unavailable(conversation_id, context.lang, None, error)
-        decision, draft = outcome.decision, outcome.draft
-        if decision.action == Action.answer:
-            stream_id = uuid4().hex
-            try:
-                async with asyncio.timeout(self.settings.llm_timeout_s):
-                    await self._stream(conversation_id, draft, stream_id)
-            except (LLMError, TimeoutError) as error:
-                # What streamed is no answer: the widget drops it, and a person takes over.
-                aborted = {"type": "stream_aborted", "stream_id": stream_id}
-                await self.publish(conversation_id, aborted)
-                return await self._unavailable(conversation_id, context.lang, draft, error)
-            else:
-                if not draft.no_answer:
-                    fields = _scored(draft, decision)
-                    citations = [asdict(citation) for citation in draft.citations]
-                    answer = await self.store(
-                        conversation_id,
-                        "bot",
-                        draft.answer,
-                        citations=citations,
-                        stream_id=stream_id,
-                        **fields,
-                    )
-                    return [answer]
-                # A remote model found nothing to say only once it ran: decide again.
-                decision = decide_turn(draft, self.policy, facts)
-        if decision.action == Action.clarify:
-            return [await self._clarify(conversation_id, context, draft, decision)]
-        return await self.desk.hand_off(conversation_id, context.lang, decision, draft)
-
-    async def _unavailable(
-        self, conversation_id: str, lang: str, draft: Draft | None, error: BaseException
-    ) -> list[MessagePublic]:
-        priority = self.policy.priorities[Reason.bot_unavailable]
-        detail = str(error) or "the answer took longer than the LLM timeout"
-        decision = Decision(Action.handoff, Reason.bot_unavailable, priority, detail)
-        return await self.desk.hand_off(conversation_id, lang, decision, draft)
-
-    async def _clarify(
-        self, conversation_id: str, context: Context, draft: Draft, decision: Decision
-    ) -> MessagePublic:
-        """Ask to rephrase; offer the best article as a link when it is plausibly related."""
-        suggested = draft.hits[:1] if draft.confidence >= self.settings.suggest_threshold else []
-        citations = [asdict(citation) for citation in cite("[1]", suggested)]
-        text = notice(context.lang, "suggest" if citations else "clarify")
-        return await self.store(
-            conversation_id, "bot", text, citations=citations, **_scored(draft, decision)
-        )
-
-    async def _prepare(self, question: str, context: Context, facts: TurnFacts) -> Outcome:
-        async def turn() -> Outcome:
-            return await take_turn(
-                engine=self.engine,
-                policy=self.policy,
-                question=question,
-                history=context.history,
-                facts=facts,
-            )
-
-        if not isinstance(self.engine.chat_model, ExtractiveChatModel):
-            return await turn()  # a remote model: mostly waiting on the network, on this loop
-        # The offline turn is CPU work from end to end (embedding, search, composing and
-        # scoring the answer): in a worker thread, with its own loop, it never holds up the
-        # other conversations' sockets. It touches nothing bound to this loop.
-        return await anyio.to_thread.run_sync(lambda: asyncio.run(turn()))
-
-    async def _stream(self, conversation_id: str, draft: Draft, stream_id: str) -> None:
-        async for piece in self.engine.stream(draft):
-            token = {"type": "token", "stream_id": stream_id, "text": piece}
-            await self.publish(conversation_id, token)
 
     async def typing(self, conversation_id: str) -> None:
         await self.publish(conversation_id, {"type": "typing", "role": "customer", "on": True})
@@ -310,15 +225,6 @@ class ChatService:
         await self.hub.close()
 
 
-def _scored(draft: Draft, decision: Decision) -> dict[str, Any]:
-    return {
-        "confidence": None if draft.kind == "smalltalk" else draft.confidence,
-        "signals": dict(draft.signals) or None,
-        "decision": str(decision.action),
-        "reason": str(decision.reason) if decision.reason else None,
-    }
-
-
 def _is_last(*, session: Session, conversation_id: str, seq: int) -> bool:
     conversation = conversations.get_conversation(session=session, conversation_id=conversation_id)
     return conversation is not None and conversation.last_seq == seq
@@ -327,7 +233,8 @@ def _is_last(*, session: Session, conversation_id: str, seq: int) -> bool:
 def _owed(*, session: Session, conversation_id: str) -> Any:
     """The customer's last message if the bot speaks and has not answered it, else None."""
     conversation = conversations.get_conversation(session=session, conversation_id=conversation_id)
-    if conversation is None or conversation.state != State.bot:
+    state = queue.state_of(session=session, conversation_id=conversation_id)
+    if conversation is None or not bot_speaks(state):
         return None
     last = conversations.messages_after(
         session=session, conversation_id=conversation_id, after=conversation.last_seq - 1
