@@ -20,7 +20,7 @@ import httpx
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 CHROMA = Path(sys.executable).with_name("chroma")
 ROOT = Path(__file__).resolve().parent.parent
-_START_S = 120  # loading the embedding model and the reader on a loaded machine
+_START_S = 600  # loading the embedding model and the reader on a machine busy with other work
 
 
 def wait_until(ready: Callable[[], bool], *, what: str, seconds: float = _START_S) -> None:
@@ -81,7 +81,10 @@ class Process:
         """A clean stop (SIGTERM), as an orchestrator does."""
         if self._process is not None and self._process.poll() is None:
             self._process.terminate()
-            self._process.wait(timeout=30)
+            try:
+                self._process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.kill()  # still starting (loading models): it will not be missed
         self._process = None
 
     def kill(self) -> None:
