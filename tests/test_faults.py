@@ -107,9 +107,10 @@ def test_redis_restarts(scale):
         def live_again() -> bool:
             client_id = f"after-{len(_stored(scale, conversation_id))}"
             path = f"{scale.b.url}/api/conversations/{conversation_id}/messages"
-            httpx.post(path, json={"client_id": client_id, "text": ANSWERABLE}, headers=auth)
-            try:
-                wait_for(customer, of_type("message", client_id=client_id), seconds=2)
+            message = {"client_id": client_id, "text": ANSWERABLE}
+            httpx.post(path, json=message, headers=auth, timeout=120).raise_for_status()
+            try:  # stored and answered by now: only the live delivery is in question
+                wait_for(customer, of_type("message", client_id=client_id), seconds=10)
                 return True
             except AssertionError:
                 return False

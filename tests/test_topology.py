@@ -73,10 +73,15 @@ def test_customer_on_a_and_agent_on_b_claim_reply_typing_transfer_and_return_to_
     assert ana_id != ben_id
 
 
+def _queued(*, eta: bool):
+    """A customer's queue state, with an expected wait or (nobody online) without one."""
+    return lambda e: of_type("state", state="queued")(e) and ("eta_s" in e) == eta
+
+
 def test_queue_places_waits_and_presence_agree_on_both_processes(scale):
     """Two customers wait, one on A and one on B; each hears the same place and wait on
-    either process. Cleo, online on A, goes away through B: customers on both processes are
-    told that nobody is online; back online, their waits return."""
+    either process. Cleo, online on A, goes away through B: customers on both processes lose
+    their expected wait (nobody online to give one); back online, their waits return."""
     drain_queue(scale)
     cleo = scale.staff("Cleo", "agent")
     first, second = start_conversation(scale.a), start_conversation(scale.b)
@@ -94,15 +99,15 @@ def test_queue_places_waits_and_presence_agree_on_both_processes(scale):
         two.send('{"type": "handoff_request"}')
         on_b = wait_for(two, of_type("state", state="queued"))
         on_a = wait_for(two_on_a, of_type("state", state="queued"))
-        assert on_b == on_a and on_b["position"] == 2 and not on_b["offline"]
+        assert on_b == on_a and on_b["position"] == 2 and on_b["eta_s"]
 
         away = {"presence": "away"}
         assert request(scale.b, "PUT", "/api/agent/presence", cleo, json=away).status_code == 200
-        wait_for(one, of_type("state", state="queued", offline=True))
-        wait_for(two_on_a, of_type("state", state="queued", offline=True))
+        wait_for(one, _queued(eta=False))
+        wait_for(two_on_a, _queued(eta=False))
         back = {"presence": "online"}
         assert request(scale.b, "PUT", "/api/agent/presence", cleo, json=back).status_code == 200
-        wait_for(two, of_type("state", state="queued", offline=False))
+        wait_for(two, _queued(eta=True))
     drain_queue(scale)
 
 

@@ -208,12 +208,15 @@ def of_type(kind: str, **fields: Any) -> Callable[[Event], bool]:
 
 
 def eventually(check: Callable[[], Any], *, seconds: float, what: str) -> Any:
-    """Poll ``check`` until it returns something true, within ``seconds`` (no fixed sleeps)."""
+    """Poll ``check`` until it returns something true, within ``seconds`` (no fixed sleeps).
+    A check that began after the deadline has the last word: a slow check (a whole answering
+    turn on a busy machine) does not fail what was already true when the deadline passed."""
     deadline = time.monotonic() + seconds
     while True:
+        began = time.monotonic()
         result = check()
         if result:
             return result
-        if time.monotonic() > deadline:
+        if began > deadline:
             raise AssertionError(f"{what}: not within {seconds} s (last: {result!r})")
         time.sleep(0.05)

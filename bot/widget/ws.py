@@ -173,7 +173,9 @@ class _WidgetSession:
         except SQLAlchemyError as error:
             # The database is down or busy: nothing was acknowledged, so the widget retries.
             log.warning("widget: database error: %s", error)
-            raise ChatError("unavailable", "Please try again in a moment.") from error
+            unavailable = ChatError("unavailable", "Please try again in a moment.")
+            unavailable.client_id = client_id if isinstance(client_id, str) else None
+            raise unavailable from error
 
     async def _on_message(self, data: dict[str, Any]) -> None:
         message = MessageCreate.model_validate(data)
