@@ -1,4 +1,5 @@
-# allhours: one image for the server; data (SQLite, Chroma) lives in the /data volume.
+# allhours: one image for the server and its one-shot "allhours prepare"; data (SQLite,
+# Chroma) lives in the /data volume when no database or Chroma server is configured.
 FROM python:3.11-slim
 ENV PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false \
     ALLHOURS_DATA_DIR=/data ALLHOURS_HOST=0.0.0.0
@@ -17,4 +18,8 @@ COPY kb_docs kb_docs
 COPY web_widget web_widget
 VOLUME /data
 EXPOSE 8000
-CMD ["sh", "-c", "allhours index kb_docs && allhours serve"]
+HEALTHCHECK --interval=10s --timeout=3s --start-period=60s \
+    CMD python -c "import urllib.request as u; u.urlopen('http://127.0.0.1:8000/healthz', timeout=2)"
+# One container: each start migrates and indexes (ALLHOURS_PREPARE_ON_START, on by default).
+# Several: run "allhours prepare" once and start the servers with it off (compose.yaml).
+CMD ["allhours", "serve"]

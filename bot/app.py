@@ -21,10 +21,11 @@ from bot.analytics import TEMPLATES_DIR as ANALYTICS_TEMPLATES
 from bot.analytics import Analytics, make_analytics_router
 from bot.answering.engine import make_answer_engine, make_embeddings_for, open_index
 from bot.answering.turns import answer_turn, make_policy
-from bot.chat.hub import AGENTS, conversation_channel
+from bot.chat.hub import AGENTS, RedisHub, conversation_channel
 from bot.chat.port import ChatPort
 from bot.chat.service import make_chat_service
 from bot.config import Settings
+from bot.consoles import RedisConsoles
 from bot.db import make_engine, make_sessionmaker
 from bot.email import routes as email_routes
 from bot.email.channel import open_email
@@ -44,7 +45,9 @@ from bot.widget import ws as widget_ws
 from handoff.console import TEMPLATES_DIR as CONSOLE_TEMPLATES
 from handoff.console import make_console_router
 from handoff.console_services import ConsoleServices
+from handoff.console_ws import TICK_S as CONSOLE_TICK_S
 from retrieval.editor import make_editor_router
+from retrieval.follow import IndexFollower
 from retrieval.importer import Importer
 from retrieval.publishing import Publisher
 
@@ -53,15 +56,21 @@ from retrieval.publishing import Publisher
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     database = make_engine(settings.sqlalchemy_url)
-    await run_in_threadpool(upgrade_database, database)
     app.state.sessionmaker = make_sessionmaker(database, now=app.state.now)
-
     embeddings = await run_in_threadpool(make_embeddings_for, settings)
     index = await run_in_threadpool(open_index, settings, embeddings)
-    # The document store is the source of truth: a fresh install imports kb_dir into it, then
-    # the index is brought in step with the stored documents (only differences are embedded).
     publisher = Publisher(sessionmaker=app.state.sessionmaker, index=index)
-    await run_in_threadpool(publisher.start, settings.kb_dir)
+    if settings.prepare_on_start:  # else ``allhours prepare`` ran once for every replica
+        await run_in_threadpool(upgrade_database, database)
+        # The document store is the source of truth: a fresh install imports kb_dir into it,
+        # then the index is brought in step with the stored documents (only differences are
+        # embedded).
+        await run_in_threadpool(publisher.start, settings.kb_dir)
+    # With a Chroma server other processes write to the index too: follow their changes.
+    follower = IndexFollower(
+        sessions=app.state.sessionmaker, publisher=publisher, every_s=settings.index_check_s
+    )
+    following = asyncio.create_task(follower.run()) if settings.chroma_url else None
     app.state.engine = make_answer_engine(settings, index=index, embeddings=embeddings)
     app.state.policy = make_policy(settings, app.state.engine.calibration)
     app.state.chat = make_chat_service(
@@ -93,11 +102,16 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         auto_assign=settings.auto_assign,
         now=app.state.now,
     )
+    if isinstance(app.state.chat.hub, RedisHub):  # consoles on other processes count too
+        ttl_s = CONSOLE_TICK_S * 3
+        app.state.console.consoles = RedisConsoles(app.state.chat.hub.client, ttl_s=ttl_s)
     # A customer joining or leaving the queue moves it as an agent's action does.
     app.state.chat.desk.listener = app.state.console
     try:
         yield
     finally:
+        if following is not None:
+            following.cancel()
         if app.state.email is not None:
             await app.state.email.close()
         await app.state.chat.close()

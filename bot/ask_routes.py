@@ -30,7 +30,7 @@ async def ask(
     """One answering turn. Each costs a retrieval and a model call, so it counts against the
     same per-address limit as the widget's messages (429 with Retry-After past it)."""
     try:
-        chat.check_rate(ip=request.client.host if request.client else "unknown")
+        await chat.check_rate(ip=request.client.host if request.client else "unknown")
     except ChatError as error:
         raise HTTPException(
             429,

@@ -105,6 +105,20 @@ def reindex(settings: Settings, full: bool) -> None:
     )
 
 
+@main.command()
+@click.pass_obj
+def prepare(settings: Settings) -> None:
+    """Migrate the database, fill an empty document store from the settings' kb_dir and bring
+    the index in step: what each server does at start unless ALLHOURS_PREPARE_ON_START=false.
+    Run it once before starting several servers on one database and Chroma server."""
+    with _publisher(settings) as publisher:
+        report = publisher.start(settings.kb_dir)
+    click.echo(
+        f"database migrated; index: {report.added} added, {report.updated} updated, "
+        f"{report.deleted} deleted, {report.unchanged} unchanged"
+    )
+
+
 def _turn(settings: Settings, engine: Engine, question: str, history: list[Turn]) -> Outcome:
     policy = make_policy(settings, engine.calibration)
     coroutine = answer_turn(engine=engine, policy=policy, question=question, history=history)

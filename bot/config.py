@@ -38,6 +38,13 @@ class Settings(BaseSettings):
     database_url: str = ""  # empty: SQLite file in data_dir
     chroma_url: str = ""  # empty: embedded Chroma in data_dir; http://host:port for a server
     collection: str = "kb"
+    # Each start migrates the database and brings the index in step with the stored documents.
+    # Off when several servers share the database and Chroma: ``allhours prepare`` does it once
+    # before they start (compose.yaml's one-shot service), so replicas do not race on it.
+    prepare_on_start: bool = True
+    # Each process keeps its own copy of the chunk table (texts, BM25): with a Chroma server it
+    # checks the document store this often and reloads when another process changed the index.
+    index_check_s: float = Field(default=0.5, gt=0)
 
     # models
     embeddings: Literal["local", "openai"] = "local"
@@ -65,9 +72,12 @@ class Settings(BaseSettings):
     # answer) if the confidence is at least this.
     suggest_threshold: float = Field(default=0.25, ge=0, le=1)
 
-    # real-time hub
+    # real-time hub; with redis, rate limits and the turn leases are shared through it too
     hub: Literal["memory", "redis"] = "memory"
     redis_url: str = "redis://127.0.0.1:6379/0"
+    # A conversation's turn is leased for this long and renewed while it runs: when its
+    # process dies, another takes the turn over after at most this (see bot/chat/leases.py).
+    turn_lease_s: float = Field(default=10.0, gt=0)
 
     # security and limits
     secret_key: SecretStr = SecretStr("")

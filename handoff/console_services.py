@@ -8,7 +8,7 @@ new position and wait), and every open console (through the agents' channel of t
 from __future__ import annotations
 
 import contextlib
-from collections import Counter
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 
 from handoff.alerts import track_alert
 from handoff.console_actions import ConsoleError, ensure_agent
+from handoff.consoles import LocalConsoles, OpenConsoles
 from handoff.models import AgentStatus, utcnow
 from handoff.ports import ConversationPort
 from handoff.presence import Presence, set_presence
@@ -29,6 +30,7 @@ from handoff.routing import assign_waiting, queued_tickets
 from handoff.states import IllegalTransition
 from handoff.waiting import queue_position
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 Event = dict[str, Any]
 
@@ -56,7 +58,7 @@ class ConsoleServices:
     agents_channel: str  # every console follows it
     conversation_channel: Callable[[str], str]  # conversation id -> its channel
     auto_assign: bool = False  # hand waiting conversations to free online agents, least busy first
-    sockets: Counter[str] = field(default_factory=Counter)  # open consoles per agent id
+    consoles: OpenConsoles = field(default_factory=LocalConsoles)  # open, on any process
     now: Callable[[], datetime] = utcnow  # the app's clock: a test moves it instead of waiting
 
     async def db(self, fn: Callable[..., T], /, **kwargs: Any) -> T:
@@ -98,9 +100,9 @@ class ConsoleServices:
         await self.tell_agents({"type": "presence", **status_public(status)})
         await self.queue_moved()  # the expected wait depends on who is online
 
-    async def agent_arrived(self, agent_id: str, name: str) -> AgentStatus:
+    async def agent_arrived(self, agent_id: str, name: str, console_id: str) -> AgentStatus:
         """A console opened: the agent is online unless they chose to be away."""
-        self.sockets[agent_id] += 1
+        await self.consoles.opened(agent_id, console_id)
         now = self.now()
         status = await self.db(ensure_agent, agent_id=agent_id, name=name, now=now)
         if status.presence == Presence.offline:
@@ -110,12 +112,17 @@ class ConsoleServices:
             await self.presence_changed(status)
         return status
 
-    async def agent_left(self, agent_id: str) -> None:
-        """A console closed: with none left open in this process, the agent is offline."""
-        self.sockets[agent_id] -= 1
-        if self.sockets[agent_id] > 0:
+    async def agent_left(self, agent_id: str, console_id: str) -> None:
+        """A console closed: with none of theirs left open on any process, the agent is
+        offline. If the count is out of reach (Redis down), the agent goes offline: a customer
+        told to wait for nobody is worse than an agent who has to come back online."""
+        try:
+            remaining = await self.consoles.closed(agent_id, console_id)
+        except Exception:
+            log.warning("open consoles unknown; %s goes offline", agent_id, exc_info=True)
+            remaining = 0
+        if remaining > 0:
             return
-        del self.sockets[agent_id]
         status = await self.db(
             set_presence, agent_id=agent_id, presence=Presence.offline, now=self.now()
         )

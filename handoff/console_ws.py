@@ -12,8 +12,9 @@ Console -> server: ``{"type":"watch","conversation_id"}`` (follow one conversati
 ``{"type":"ping"}``.
 
 The socket marks the agent online when it opens (unless they chose "away") and offline when
-their last console in this process closes. Every tick it re-checks the sign-in: when the
-session has expired, or the member was deactivated or lost the agent role, it closes with 4401.
+their last console closes, on any process (``handoff.consoles``). Every tick it re-checks the
+sign-in: when the session has expired, or the member was deactivated or lost the agent role,
+it closes with 4401.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
+from uuid import uuid4
 
 import anyio
 from fastapi import APIRouter, WebSocket
@@ -81,6 +83,7 @@ class _ConsoleSession:
         self.websocket, self.console, self.staff = websocket, console, staff
         self.agent_id = agent_id_of(staff)
         self.supervisor = staff.has_role("supervisor")  # admins hold every role
+        self.id = uuid4().hex  # this console, among the agent's others on any process
         self._send_lock = asyncio.Lock()
         self._watch: asyncio.Task[None] | None = None
         self._shape: tuple[Any, ...] = ()
@@ -93,7 +96,7 @@ class _ConsoleSession:
     async def run(self, still_allowed: Callable[[], Awaitable[bool]]) -> None:
         """Serve the console until it goes, or until ``still_allowed`` says its sign-in ended
         (expired session, deactivated member, role taken away)."""
-        status = await self.console.agent_arrived(self.agent_id, self.staff.name)
+        status = await self.console.agent_arrived(self.agent_id, self.staff.name, self.id)
         try:
             async with self.console.hub.subscribe(self.console.agents_channel) as events:
                 await self.send(
@@ -115,7 +118,7 @@ class _ConsoleSession:
         finally:
             await self._unwatch()
             with anyio.CancelScope(shield=True):  # the socket is gone; the record is not
-                await self.console.agent_left(self.agent_id)
+                await self.console.agent_left(self.agent_id, self.id)
 
     async def refresh(self, *, only_if_moved: bool = False) -> None:
         """Send the queue snapshot; with ``only_if_moved``, only when its shape (who waits,
@@ -166,6 +169,9 @@ class _ConsoleSession:
                     )
                 scope.cancel()  # stops the receive loop too: nothing more is read or sent
                 return
+            # A missed renewal (Redis restarting) is made up by the next tick's.
+            with contextlib.suppress(Exception):
+                await self.console.consoles.still_open(self.agent_id, self.id)
             await self.refresh(only_if_moved=True)
 
     async def _forward(self, events: Any) -> None:

@@ -30,6 +30,7 @@ class Reason(StrEnum):
     frustration = "frustration"
     sensitive_topic = "sensitive_topic"
     no_answer = "no_answer"  # the LLM said the passages do not answer
+    bot_unavailable = "bot_unavailable"  # the LLM or the search failed, timed out or broke off
 
 
 class Action(StrEnum):
@@ -122,6 +123,7 @@ DEFAULT_PRIORITIES: Mapping[str, int] = {
     Reason.repeated_failure: 40,
     Reason.low_confidence: 30,
     Reason.no_answer: 30,
+    Reason.bot_unavailable: 30,
 }
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from retrieval.documents import Document
@@ -98,6 +98,31 @@ def delete_document(*, session: Session, doc_id: str) -> KbDocument:
     row = _row(session, doc_id)
     row.deleted, row.index_state, row.updated_at = True, "pending", datetime.now(UTC)
     return row
+
+
+def index_fingerprint(*, session: Session) -> tuple[tuple[str, int, bool, str], ...]:
+    """What the index should hold, as the store records it: changes with every save, delete
+    and restore once its indexing is done, so another process can tell its copy is stale."""
+    query = select(
+        KbDocument.doc_id, KbDocument.version, KbDocument.deleted, KbDocument.index_state
+    ).order_by(KbDocument.doc_id)
+    return tuple(tuple(row) for row in session.execute(query))  # type: ignore[misc]
+
+
+def claim_failed(*, session: Session) -> list[str]:
+    """Documents whose indexing failed, each claimed by this caller alone (compare-and-set
+    ``failed`` to ``pending``): with several processes, one of them retries each."""
+    claimed = []
+    failed = select(KbDocument.doc_id).where(KbDocument.index_state == "failed")
+    for doc_id in session.scalars(failed).all():
+        taken = session.execute(
+            update(KbDocument)
+            .where(KbDocument.doc_id == doc_id, KbDocument.index_state == "failed")
+            .values(index_state="pending")
+        )
+        if taken.rowcount == 1:
+            claimed.append(doc_id)
+    return claimed
 
 
 def restore_document(*, session: Session, doc_id: str) -> Document:

@@ -2,7 +2,8 @@
 
 The store commits first (it is the source of truth), then only the changed document is
 re-indexed, so an edit reaches the bot as soon as its few chunks are embedded. If indexing
-fails the edit is kept, marked ``failed``, and ``reindex`` repairs it later.
+fails the edit is kept, marked ``failed``, and ``repair`` (which each server runs while it
+follows the index, see ``retrieval.follow``) or ``reindex`` indexes it later.
 """
 
 from __future__ import annotations
@@ -63,10 +64,30 @@ class Publisher:
     def delete(self, doc_id: str) -> SyncReport:
         with self._session() as session:
             library.delete_document(session=session, doc_id=doc_id)
-        report = self.index.delete(doc_id)
-        with self._session() as session:
-            library.mark_indexed(session=session, doc_id=doc_id, state="removed", chunk_count=0)
+        try:
+            report = self.index.delete(doc_id)
+        except Exception:  # the vector store is down: the deletion is kept, repair retries it
+            log.exception("removing %s from the index failed", doc_id)
+            self._mark_doc(doc_id, "failed", None)
+            return SyncReport()
+        self._mark_doc(doc_id, "removed", 0)
         return report
+
+    def repair(self) -> int:
+        """Index again the documents whose indexing failed (the vector store was down), each
+        by the one process that claims it; how many were repaired. A document that fails
+        again is marked ``failed`` again for the next try."""
+        with self._session() as session:
+            claimed = library.claim_failed(session=session)
+        for doc_id in claimed:
+            with self._session() as session:
+                deleted = not library.is_live(session=session, doc_id=doc_id)
+                doc = None if deleted else library.get_document(session=session, doc_id=doc_id)
+            if doc is None:
+                self.delete(doc_id)
+            else:
+                self._index(doc, changed=False)
+        return len(claimed)
 
     def import_folder(self, kb_dir: str | Path) -> tuple[list[Document], list[LoadError]]:
         """Store the files of ``kb_dir`` (the first start fills an empty store this way)."""
@@ -146,19 +167,25 @@ class Publisher:
     def _publish(self, store: Callable[[Session], library.Saved]) -> Published:
         with self._session() as session:
             saved = store(session)
+        return self._index(saved.doc, changed=saved.changed)
+
+    def _index(self, doc: Document, *, changed: bool) -> Published:
         try:
-            report = self.index.upsert(saved.doc)
-        except Exception:  # any embedding backend failure: the edit is kept, reindex retries it
-            log.exception("indexing %s v%s failed", saved.doc.doc_id, saved.doc.version)
-            self._mark(saved.doc, "failed", None)
-            return Published(saved.doc, saved.changed, SyncReport(), indexed=False)
-        self._mark(saved.doc, "indexed", len(chunk_document(saved.doc)))
-        return Published(saved.doc, saved.changed, report)
+            report = self.index.upsert(doc)
+        except Exception:  # any embedding or vector store failure: the edit is kept, marked
+            log.exception("indexing %s v%s failed", doc.doc_id, doc.version)
+            self._mark(doc, "failed", None)
+            return Published(doc, changed, SyncReport(), indexed=False)
+        self._mark(doc, "indexed", len(chunk_document(doc)))
+        return Published(doc, changed, report)
 
     def _mark(self, doc: Document, state: str, chunk_count: int | None) -> None:
+        self._mark_doc(doc.doc_id, state, chunk_count)
+
+    def _mark_doc(self, doc_id: str, state: str, chunk_count: int | None) -> None:
         with self._session() as session:
             library.mark_indexed(
-                session=session, doc_id=doc.doc_id, state=state, chunk_count=chunk_count
+                session=session, doc_id=doc_id, state=state, chunk_count=chunk_count
             )
 
     @contextmanager

@@ -124,3 +124,17 @@ def kb_full_dir(tmp_path_factory, embeddings) -> Path:
 @pytest.fixture(scope="session")
 def kb_full_index(kb_full_dir, embeddings) -> KnowledgeIndex:
     return KnowledgeIndex(embeddings=embeddings, persist_dir=kb_full_dir / "chroma")
+
+
+# --- the at-scale topology: PostgreSQL, Redis, a Chroma server and two app processes ---
+@pytest.fixture(scope="session")
+def scale(tmp_path_factory):
+    """Started once for the topology and fault tests; a test that stops a part starts it again."""
+    from tests.postgres import binary
+    from tests.servers import REDIS_SERVER
+    from tests.topology import topology
+
+    if binary("initdb") is None or not Path(REDIS_SERVER).exists():
+        pytest.skip("PostgreSQL and redis-server are needed (make system-deps installs them)")
+    with topology(tmp_path_factory.mktemp("scale")) as started:
+        yield started

@@ -2,13 +2,17 @@
 
 It serves ``POST /v1/chat/completions`` as JSON or as server-sent events, records every
 request body it receives, and answers what the test sets: ``server.reply`` (a string, or a
-function of the request body) or an HTTP error with ``server.status``.
+function of the request body) or an HTTP error with ``server.status``. Like a real endpoint in
+trouble it can also be slow: ``stall_s`` before it answers at all, ``chunk_delay_s`` between
+streamed pieces; or break off: ``break_after`` pieces, then the connection is closed with no
+end of stream (HTTP/1.0, so the cut looks like a clean end to the client).
 """
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -20,6 +24,10 @@ class OpenAIServer:
     def __init__(self) -> None:
         self.reply: Reply = "Open Settings and choose Reset password. [1]"
         self.status = 200
+        self.stall_s = 0.0
+        self.chunk_delay_s = 0.0
+        self.break_after: int | None = None
+        self.streamed = threading.Event()  # set once a streamed piece was sent
         self.requests: list[dict[str, Any]] = []
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._httpd.daemon_threads = True
@@ -98,6 +106,7 @@ def _handler_for(server: OpenAIServer) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
             server.requests.append(body)
+            time.sleep(server.stall_s)
             if self.path != "/v1/chat/completions":
                 self._send_json(404, {"error": {"message": f"no route {self.path}"}})
                 return
@@ -113,9 +122,15 @@ def _handler_for(server: OpenAIServer) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Type", "text/event-stream")
             self.send_header("Cache-Control", "no-cache")
             self.end_headers()
-            for event in _chunks(body, text):
+            for n, event in enumerate(_chunks(body, text)):
+                if server.break_after is not None and n > server.break_after:
+                    self.close_connection = True
+                    return
                 self.wfile.write(f"data: {json.dumps(event)}\n\n".encode())
                 self.wfile.flush()
+                if n:  # the first event only opens the assistant's message
+                    server.streamed.set()
+                time.sleep(server.chunk_delay_s)
             self.wfile.write(b"data: [DONE]\n\n")
 
     return Handler

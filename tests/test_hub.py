@@ -1,8 +1,5 @@
 import asyncio
 import shutil
-import socket
-import subprocess
-import time
 
 import pytest
 from fastapi.testclient import TestClient
@@ -11,9 +8,8 @@ from bot.app import create_app
 from bot.chat.hub import AGENTS, HubOverflow, InMemoryHub, RedisHub, conversation_channel, make_hub
 from bot.config import Settings
 from tests.net import free_port
+from tests.servers import REDIS_SERVER, RedisServer
 from tests.widget_app import ANSWERABLE, bearer, receive_until, start
-
-REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 
 
 @pytest.fixture
@@ -25,27 +21,10 @@ def anyio_backend():
 def redis_url(tmp_path_factory):
     if not shutil.which(REDIS_SERVER):
         pytest.skip("redis-server is not installed")
-    port = free_port()
-    folder = tmp_path_factory.mktemp("redis")
-    server = subprocess.Popen(
-        [REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", folder],
-        stdout=subprocess.DEVNULL,
-    )
-    # Ready when it accepts a connection; on a busy machine that can take a while. A server
-    # that never comes up fails here, not as a timeout in whichever test uses it first.
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            if time.monotonic() > deadline or server.poll() is not None:
-                server.kill()
-                pytest.fail("redis-server did not start")
-            time.sleep(0.05)
-    yield f"redis://127.0.0.1:{port}/0"
-    server.terminate()
-    server.wait(timeout=10)
+    server = RedisServer(tmp_path_factory.mktemp("redis"), free_port())
+    server.start()
+    yield server.url
+    server.stop()
 
 
 @pytest.fixture(params=["memory", "redis"])

@@ -976,6 +976,8 @@
         return onMessage(event);
       case "token":
         return onToken(event);
+      case "stream_aborted":
+        return dropStream(event.stream_id);
       case "typing":
         return event.on ? showTyping(event.role, event.author) : hideTyping();
       case "state":
@@ -1055,6 +1057,12 @@
     else log.append(node);
     if (stick) log.scrollTop = log.scrollHeight;
     streams.set(stream_id, { node, text: item.text });
+  }
+
+  function dropStream(streamId) {
+    // The model broke off: the half answer goes, and a person takes over (a state event).
+    streams.get(streamId)?.node.remove();
+    streams.delete(streamId);
   }
 
   function dropStreams() {

@@ -61,12 +61,19 @@ _FAILURES = (openai.OpenAIError, httpx.HTTPError)
 
 async def stream_text(model: BaseChatModel, messages: Sequence[BaseMessage]) -> AsyncIterator[str]:
     """The model's answer as text pieces; raises ``LLMError`` if the endpoint fails."""
+    finished = isinstance(model, ExtractiveChatModel)  # local: it cannot break off
     try:
         async for chunk in model.astream(list(messages)):
+            finished = finished or bool(chunk.response_metadata.get("finish_reason"))
             if isinstance(chunk.content, str) and chunk.content:
                 yield chunk.content
     except _FAILURES as error:
         raise LLMError(_describe(error, model)) from error
+    if not finished:
+        # The stream ended without the server saying the answer is complete (a connection
+        # cut mid-answer can look like a clean end): what came is not a whole answer.
+        where = getattr(model, "openai_api_base", None) or "the default endpoint"
+        raise LLMError(f"the LLM at {where} broke off mid-answer")
 
 
 async def invoke_text(model: BaseChatModel, messages: Sequence[BaseMessage]) -> str:

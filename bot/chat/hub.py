@@ -122,8 +122,8 @@ class RedisHub:
     def __init__(self, url: str, *, prefix: str = "allhours:") -> None:
         import redis.asyncio as redis
 
-        self._redis = redis.from_url(url)
-        self._pubsub = self._redis.pubsub()
+        self.client = redis.from_url(url)  # shared with the rate limits and leases
+        self._pubsub = self.client.pubsub()
         self._prefix = prefix
         self._fanout = _Fanout()
         self._confirmed: dict[str, asyncio.Event] = {}
@@ -131,7 +131,7 @@ class RedisHub:
         self._lock = asyncio.Lock()
 
     async def publish(self, channel: str, event: Event) -> None:
-        await self._redis.publish(self._prefix + channel, json.dumps(event))
+        await self.client.publish(self._prefix + channel, json.dumps(event))
 
     @contextlib.asynccontextmanager
     async def subscribe(self, channel: str) -> AsyncIterator[Subscription]:
@@ -192,7 +192,7 @@ class RedisHub:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reader
         await self._pubsub.aclose()
-        await self._redis.aclose()
+        await self.client.aclose()
 
 
 def make_hub(settings: Settings) -> Hub:

@@ -14,29 +14,26 @@ import logging
 import time
 import weakref
 from collections.abc import Callable
-from dataclasses import asdict
-from typing import Any, Protocol, TypeVar
-from uuid import uuid4
+from typing import Any, TypeVar
 
 import anyio
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import logs
-from bot.answering.engine import Draft, Engine, cite
-from bot.answering.extractive import ExtractiveChatModel
-from bot.answering.llms import LLMError
-from bot.answering.turns import Outcome, decide_turn, take_turn
-from bot.chat import conversations
-from bot.chat.context import Context, load_context, turn_facts
+from bot.answering.engine import Engine
+from bot.chat import conversations, turn
+from bot.chat.context import load_context
 from bot.chat.events import MessagePublic, message_event, message_public
 from bot.chat.handoff import HandoffDesk, StaffNames
-from bot.chat.hub import AGENTS, Hub, conversation_channel, make_hub
+from bot.chat.hub import AGENTS, Hub, RedisHub, conversation_channel, make_hub
+from bot.chat.leases import Leases, LocalLeases, RedisLeases, holding
 from bot.chat.notices import notice
-from bot.chat.ratelimit import RateLimited, RateLimiter
+from bot.chat.ratelimit import Limiter, RateLimited, RateLimiter, RedisRateLimiter
 from bot.chat.tokens import TokenSigner
 from bot.config import Settings
 from bot.db import clock_of, session_scope
-from handoff.policy import Action, Decision, PolicyConfig, Reason, TurnFacts
+from handoff import queue
+from handoff.policy import PolicyConfig
 from handoff.states import State, bot_speaks
 
 log = logging.getLogger(__name__)
@@ -44,7 +41,7 @@ T = TypeVar("T")
 
 # Turns running at once; the rest wait their turn instead of piling onto the CPU. The
 # engine's own CPU work runs in threads, so a few in flight keep both cores busy; this also
-# bounds the worker threads an offline turn takes (see ``_prepare``).
+# bounds the worker threads an offline turn takes (see ``turn._prepare``).
 _MAX_TURNS = 8
 # SQLite has one writer at a time: more threads would only queue on its lock.
 _DB_THREADS = 8
@@ -59,14 +56,6 @@ class ChatError(Exception):
         self.client_id: str | None = None  # the refused message's, when there is one
 
 
-class TurnObserver(Protocol):
-    """Who measures the turns (the app's metrics)."""
-
-    def turn_took(self, seconds: float) -> None: ...
-
-    def llm_failed(self) -> None: ...
-
-
 class ChatService:
     def __init__(
         self,
@@ -76,7 +65,8 @@ class ChatService:
         hub: Hub,
         engine: Engine,
         policy: PolicyConfig,
-        limiter: RateLimiter,
+        limiter: Limiter,
+        leases: Leases,
         tokens: TokenSigner,
         staff_names: StaffNames,
     ) -> None:
@@ -87,16 +77,17 @@ class ChatService:
         self.engine = engine
         self.policy = policy
         self.limiter = limiter
+        self.leases = leases
         self.tokens = tokens
         self.desk = HandoffDesk(self, settings, staff_names)
-        self._turn_slots = asyncio.Semaphore(_MAX_TURNS)
+        self.turn_slots = asyncio.Semaphore(_MAX_TURNS)
         self._db_threads = anyio.CapacityLimiter(_DB_THREADS)
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._tasks: set[asyncio.Task[Any]] = set()
         # Widget sockets open in this process, by conversation (the widget counts them): an
         # agent's reply goes by email too when the customer left an address and is not here.
         self.connected: collections.Counter[str] = collections.Counter()
-        self.observer: TurnObserver | None = None
+        self.observer: turn.TurnObserver | None = None
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -145,9 +136,9 @@ class ChatService:
             raise ChatError("too_long", f"The message is longer than {limit} characters.")
         return text
 
-    def check_rate(self, *, ip: str, conversation_id: str | None = None) -> None:
+    async def check_rate(self, *, ip: str, conversation_id: str | None = None) -> None:
         try:
-            self.limiter.check(ip=ip, conversation_id=conversation_id)
+            await self.limiter.admit(ip=ip, conversation_id=conversation_id)
         except RateLimited as error:
             raise ChatError(
                 "rate_limited", str(error), retry_after_s=error.retry_after_s
@@ -158,7 +149,7 @@ class ChatService:
     ) -> tuple[MessagePublic, bool, bool]:
         """Store a customer message: (stored message, duplicate, needs a reply)."""
         self.check_text(text)
-        self.check_rate(ip=ip, conversation_id=conversation_id)
+        await self.check_rate(ip=ip, conversation_id=conversation_id)
         stored = await self.db(
             conversations.add_message,
             conversation_id=conversation_id,
@@ -170,20 +161,42 @@ class ChatService:
         if stored.created:
             await self.publish(conversation_id, message_event(public))
             return public, False, True
-        # A re-send: answer it only if nothing answered it yet (we may have died mid-turn).
+        # A re-send: answer it only if nothing answered it yet (a process may have died
+        # mid-turn); ``reply(unless_answered=True)`` checks again once it holds the turn.
         unanswered = await self.db(_is_last, conversation_id=conversation_id, seq=public.seq)
-        return public, True, unanswered and not self.lock(conversation_id).locked()
+        return public, True, unanswered
 
-    def reply_later(self, conversation_id: str, question: MessagePublic) -> None:
+    def reply_later(
+        self, conversation_id: str, question: MessagePublic, *, unless_answered: bool = False
+    ) -> None:
         """Answer in the background: the socket keeps reading while the bot thinks."""
-        task = asyncio.create_task(self.reply(conversation_id, question))
+        reply = self.reply(conversation_id, question, unless_answered=unless_answered)
+        task = asyncio.create_task(reply)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def reply(self, conversation_id: str, question: MessagePublic) -> list[MessagePublic]:
-        """The company's answer to a stored customer message (empty while a human owns it)."""
+    async def resume(self, conversation_id: str) -> None:
+        """A widget (re)connected: if the bot owes the customer an answer that nobody is
+        working on (the process that took the turn died), answer it now. Waits while another
+        process holds the turn; its lease runs out if it is dead."""
+        question = await self.db(_owed, conversation_id=conversation_id)
+        if question is not None:
+            self.reply_later(conversation_id, message_public(question), unless_answered=True)
+
+    async def reply(
+        self, conversation_id: str, question: MessagePublic, *, unless_answered: bool = False
+    ) -> list[MessagePublic]:
+        """The company's answer to a stored customer message (empty while a human owns it).
+        With ``unless_answered``: nothing if the question is no longer the last message."""
         logs.conversation_id.set(conversation_id)  # a widget socket's turns run in tasks
-        async with self.lock(conversation_id):
+        # One turn at a time per conversation: in this process (the lock keeps question
+        # order), and across processes (the lease, renewed while the turn runs).
+        ttl_s = self.settings.turn_lease_s
+        async with self.lock(conversation_id), holding(self.leases, conversation_id, ttl_s):
+            if unless_answered and not await self.db(
+                _is_last, conversation_id=conversation_id, seq=question.seq
+            ):
+                return []
             context = await self.db(load_context, conversation_id=conversation_id, seq=question.seq)
             if not bot_speaks(context.state):
                 event = {"type": "message", "conversation_id": conversation_id}
@@ -194,85 +207,15 @@ class ChatService:
             await self.publish(conversation_id, {"type": "typing", "role": "bot", "on": True})
             started = time.perf_counter()
             try:
-                return await self._take_turn(conversation_id, question, context)
-            except Exception as error:
+                return await turn.take(self, conversation_id, question, context)
+            except Exception:
                 log.exception("turn failed in conversation %s", conversation_id)
-                if isinstance(error, LLMError) and self.observer:
-                    self.observer.llm_failed()
                 text = notice(context.lang, "failed")
                 return [await self.store(conversation_id, "system", text)]
             finally:
                 if self.observer:
                     self.observer.turn_took(time.perf_counter() - started)
                 await self.publish(conversation_id, {"type": "typing", "role": "bot", "on": False})
-
-    async def _take_turn(
-        self, conversation_id: str, question: MessagePublic, context: Context
-    ) -> list[MessagePublic]:
-        facts = turn_facts(question.text, context)
-        async with self._turn_slots:
-            outcome = await self._prepare(question.text, context, facts)
-        decision, draft = outcome.decision, outcome.draft
-        if decision.action == Action.answer:
-            stream_id = uuid4().hex
-            try:
-                await self._stream(conversation_id, draft, stream_id)
-            except LLMError as error:
-                if self.observer:
-                    self.observer.llm_failed()
-                priority = self.policy.priorities[Reason.no_answer]
-                decision = Decision(Action.handoff, Reason.no_answer, priority, str(error))
-            else:
-                if not draft.no_answer:
-                    fields = _scored(draft, decision)
-                    citations = [asdict(citation) for citation in draft.citations]
-                    answer = await self.store(
-                        conversation_id,
-                        "bot",
-                        draft.answer,
-                        citations=citations,
-                        stream_id=stream_id,
-                        **fields,
-                    )
-                    return [answer]
-                # A remote model found nothing to say only once it ran: decide again.
-                decision = decide_turn(draft, self.policy, facts)
-        if decision.action == Action.clarify:
-            return [await self._clarify(conversation_id, context, draft, decision)]
-        return await self.desk.hand_off(conversation_id, context.lang, decision, draft)
-
-    async def _clarify(
-        self, conversation_id: str, context: Context, draft: Draft, decision: Decision
-    ) -> MessagePublic:
-        """Ask to rephrase; offer the best article as a link when it is plausibly related."""
-        suggested = draft.hits[:1] if draft.confidence >= self.settings.suggest_threshold else []
-        citations = [asdict(citation) for citation in cite("[1]", suggested)]
-        text = notice(context.lang, "suggest" if citations else "clarify")
-        return await self.store(
-            conversation_id, "bot", text, citations=citations, **_scored(draft, decision)
-        )
-
-    async def _prepare(self, question: str, context: Context, facts: TurnFacts) -> Outcome:
-        async def turn() -> Outcome:
-            return await take_turn(
-                engine=self.engine,
-                policy=self.policy,
-                question=question,
-                history=context.history,
-                facts=facts,
-            )
-
-        if not isinstance(self.engine.chat_model, ExtractiveChatModel):
-            return await turn()  # a remote model: mostly waiting on the network, on this loop
-        # The offline turn is CPU work from end to end (embedding, search, composing and
-        # scoring the answer): in a worker thread, with its own loop, it never holds up the
-        # other conversations' sockets. It touches nothing bound to this loop.
-        return await anyio.to_thread.run_sync(lambda: asyncio.run(turn()))
-
-    async def _stream(self, conversation_id: str, draft: Draft, stream_id: str) -> None:
-        async for piece in self.engine.stream(draft):
-            token = {"type": "token", "stream_id": stream_id, "text": piece}
-            await self.publish(conversation_id, token)
 
     async def typing(self, conversation_id: str) -> None:
         await self.publish(conversation_id, {"type": "typing", "role": "customer", "on": True})
@@ -290,18 +233,21 @@ class ChatService:
         await self.hub.close()
 
 
-def _scored(draft: Draft, decision: Decision) -> dict[str, Any]:
-    return {
-        "confidence": None if draft.kind == "smalltalk" else draft.confidence,
-        "signals": dict(draft.signals) or None,
-        "decision": str(decision.action),
-        "reason": str(decision.reason) if decision.reason else None,
-    }
-
-
 def _is_last(*, session: Session, conversation_id: str, seq: int) -> bool:
     conversation = conversations.get_conversation(session=session, conversation_id=conversation_id)
     return conversation is not None and conversation.last_seq == seq
+
+
+def _owed(*, session: Session, conversation_id: str) -> Any:
+    """The customer's last message if the bot speaks and has not answered it, else None."""
+    conversation = conversations.get_conversation(session=session, conversation_id=conversation_id)
+    state = queue.state_of(session=session, conversation_id=conversation_id)
+    if conversation is None or not bot_speaks(state):
+        return None
+    last = conversations.messages_after(
+        session=session, conversation_id=conversation_id, after=conversation.last_seq - 1
+    )
+    return last[0] if last and last[0].role == "customer" else None
 
 
 def make_chat_service(
@@ -312,18 +258,25 @@ def make_chat_service(
     policy: PolicyConfig,
     staff_names: StaffNames,
 ) -> ChatService:
-    """The service with its hub, rate limits and token signer chosen by settings."""
-    limiter = RateLimiter(
-        per_ip=settings.rate_limit_ip_per_minute,
-        per_conversation=settings.rate_limit_conversation_per_minute,
-    )
+    """The service with its hub, rate limits, leases and token signer chosen by settings:
+    with the Redis hub, limits and leases are shared through Redis too."""
+    limits = {
+        "per_ip": settings.rate_limit_ip_per_minute,
+        "per_conversation": settings.rate_limit_conversation_per_minute,
+    }
+    limiter: Limiter = RateLimiter(**limits)
+    leases: Leases = LocalLeases()
+    hub = make_hub(settings)
+    if isinstance(hub, RedisHub):
+        limiter, leases = RedisRateLimiter(hub.client, **limits), RedisLeases(hub.client)
     return ChatService(
         settings=settings,
         sessions=sessions,
-        hub=make_hub(settings),
+        hub=hub,
         engine=engine,
         policy=policy,
         limiter=limiter,
+        leases=leases,
         tokens=TokenSigner(settings.secret_key.get_secret_value()),
         staff_names=staff_names,
     )

@@ -56,7 +56,7 @@ async def email_conversation(
         raise _error(404, "unavailable", "Email is not set up on this server.")
     ip = request.client.host if request.client else "unknown"
     try:
-        chat.check_rate(ip=ip, conversation_id=conversation_id)
+        await chat.check_rate(ip=ip, conversation_id=conversation_id)
         channel.transcripts.check(ip=ip, conversation_id=conversation_id)
     except (ChatError, RateLimited) as error:
         retry = getattr(error, "retry_after_s", None)

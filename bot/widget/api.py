@@ -87,7 +87,7 @@ async def create_conversation(
 ) -> ConversationCreated:
     """Start a conversation; the token authorises everything else about it."""
     try:
-        chat.check_rate(ip=_ip(request))
+        await chat.check_rate(ip=_ip(request))
     except ChatError as error:
         raise _fail(error) from error
     lang = body.lang if body else "en"
@@ -116,7 +116,9 @@ async def post_message(
     except ChatError as error:
         raise _fail(error) from error
     response.status_code = status.HTTP_200_OK if duplicate else status.HTTP_201_CREATED
-    replies = await chat.reply(conversation_id, stored) if needs_reply else []
+    replies = (
+        await chat.reply(conversation_id, stored, unless_answered=duplicate) if needs_reply else []
+    )
     return MessagePosted(message=stored, duplicate=duplicate, replies=replies)
 
 
@@ -166,7 +168,7 @@ async def request_handoff(
 ) -> list[MessagePublic]:
     """The "Talk to a person" control: queue the conversation for an agent."""
     try:
-        chat.check_rate(ip=_ip(request), conversation_id=conversation_id)
+        await chat.check_rate(ip=_ip(request), conversation_id=conversation_id)
     except ChatError as error:
         raise _fail(error) from error
     return await chat.desk.request(conversation_id, await _lang(chat, conversation_id))
@@ -187,7 +189,7 @@ async def post_contact(
 ) -> list[MessagePublic]:
     """Leave an email address, for when no one is online."""
     try:
-        chat.check_rate(ip=_ip(request), conversation_id=conversation_id)
+        await chat.check_rate(ip=_ip(request), conversation_id=conversation_id)
     except ChatError as error:
         raise _fail(error) from error
     lang = await _lang(chat, conversation_id)

@@ -113,6 +113,7 @@ class _WidgetSession:
             self.replayed_upto = missed[-1].seq if missed else after
             state = await self.chat.desk.state(self.conversation_id)
             await self.send(state.model_dump(exclude_none=True))
+            await self.chat.resume(self.conversation_id)
             async with anyio.create_task_group() as tasks:
                 tasks.start_soon(self._forward, events)
                 await self._receive()
@@ -136,7 +137,7 @@ class _WidgetSession:
                 return not (own and event["client_id"] in self.own_client_ids)
             case "typing":
                 return event.get("role") in ("bot", "agent")
-            case "token" | "state":
+            case "token" | "stream_aborted" | "state":
                 return True
         return False  # anything else on the channel is for the agents
 
@@ -172,12 +173,14 @@ class _WidgetSession:
         except SQLAlchemyError as error:
             # The database is down or busy: nothing was acknowledged, so the widget retries.
             log.warning("widget: database error: %s", error)
-            raise ChatError("unavailable", "Please try again in a moment.") from error
+            unavailable = ChatError("unavailable", "Please try again in a moment.")
+            unavailable.client_id = client_id if isinstance(client_id, str) else None
+            raise unavailable from error
 
     async def _on_message(self, data: dict[str, Any]) -> None:
         message = MessageCreate.model_validate(data)
         self.own_client_ids.add(message.client_id)
-        stored, _duplicate, needs_reply = await self.chat.receive(
+        stored, duplicate, needs_reply = await self.chat.receive(
             conversation_id=self.conversation_id,
             client_id=message.client_id,
             text=message.text,
@@ -185,7 +188,7 @@ class _WidgetSession:
         )
         await self.send({"type": "ack", "client_id": message.client_id, "seq": stored.seq})
         if needs_reply:
-            self.chat.reply_later(self.conversation_id, stored)
+            self.chat.reply_later(self.conversation_id, stored, unless_answered=duplicate)
 
     async def _on_typing(self, data: dict[str, Any]) -> None:
         now = time.monotonic()
@@ -212,7 +215,7 @@ class _WidgetSession:
         )
 
     async def _on_handoff_request(self, data: dict[str, Any]) -> None:
-        self.chat.check_rate(ip=self.ip, conversation_id=self.conversation_id)
+        await self.chat.check_rate(ip=self.ip, conversation_id=self.conversation_id)
         await self.chat.desk.request(self.conversation_id, self.lang)
 
     async def _on_cancel_handoff(self, data: dict[str, Any]) -> None:
@@ -220,7 +223,7 @@ class _WidgetSession:
 
     async def _on_contact(self, data: dict[str, Any]) -> None:
         contact = ContactCreate.model_validate(data)
-        self.chat.check_rate(ip=self.ip, conversation_id=self.conversation_id)
+        await self.chat.check_rate(ip=self.ip, conversation_id=self.conversation_id)
         await self.chat.desk.contact(self.conversation_id, self.lang, contact.email)
 
     _handlers = {

@@ -10,6 +10,7 @@
     requested: "Asked for a person",
     low_confidence: "Low confidence",
     no_answer: "No answer found",
+    bot_unavailable: "Bot unavailable",
     repeated_failure: "Repeated failure",
     frustration: "Frustration",
     sensitive_topic: "Sensitive topic",
