@@ -34,7 +34,7 @@ def week(kb_index_dir, tmp_path_factory) -> Week:
         kb_dir=KB_DIR,
         secret_key="k" * 32,
         business_hours="mon-fri 09:00-17:00",
-        handoff_threshold=0.2,  # the KB's questions are answered, the others are not
+        handoff_threshold=0.5,  # the KB's questions are answered, the others are not
         sla_wait_s=SLA_S,
         queue_alert_length=1,
         rate_limit_ip_per_minute=1000,

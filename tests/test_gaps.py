@@ -64,7 +64,7 @@ def test_draft_article_with_an_llm_is_marked_for_review(chat_settings, openai_se
         drafted if "help-center article" in body["messages"][0]["content"] else "NO_ANSWER"
     )
     settings = chat_settings(
-        llm="openai", openai_base_url=openai_server.base_url, handoff_threshold=0.2
+        llm="openai", openai_base_url=openai_server.base_url, handoff_threshold=0.5
     )
     with TestClient(create_app(settings)) as client:
         created = client.post("/api/conversations", json={}).json()

@@ -37,15 +37,16 @@ WAIT = 30_000  # ms: generous for a loaded CI machine; nothing here measures spe
 def server(tmp_path_factory) -> Iterator[str]:
     # clarify_first off: the first low-confidence turn hands off instead of asking to rephrase.
     # The threshold is set here, not taken from the shipped calibration (fitted for 5 % wrong
-    # answers on the calibration sets, where these kb_docs answers score 0.22-0.49 and the
-    # off-topic question 0.07): this test is about the flow between the two parties.
+    # answers on the calibration sets, threshold 0.97, where these kb_docs answers score
+    # 0.7-0.85, in this conversation's context lower, and paying in bitcoin 0.05-0.21): this
+    # test is about the flow between the two parties.
     settings = Settings(
         data_dir=tmp_path_factory.mktemp("handoff"),
         kb_dir=KB_DIR,
         secret_key="k" * 32,
         business_hours="always",
         clarify_first=False,
-        handoff_threshold=0.15,
+        handoff_threshold=0.3,
     )
     app = create_app(settings)
     with serve(app) as base_url:

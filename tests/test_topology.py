@@ -99,7 +99,8 @@ def test_queue_places_waits_and_presence_agree_on_both_processes(scale):
         two.send('{"type": "handoff_request"}')
         on_b = wait_for(two, of_type("state", state="queued"))
         on_a = wait_for(two_on_a, of_type("state", state="queued"))
-        assert on_b == on_a and on_b["position"] == 2 and on_b["eta_s"]
+        # Cleo is online with free capacity, so the expected wait may well be 0 s: present.
+        assert on_b == on_a and on_b["position"] == 2 and "eta_s" in on_b
 
         away = {"presence": "away"}
         assert request(scale.b, "PUT", "/api/agent/presence", cleo, json=away).status_code == 200
