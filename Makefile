@@ -49,6 +49,7 @@ eval: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m evals.bench --out reports/bench.json
+	$(BIN)/python -m evals.bench_load --out reports/bench_load.json
 
 clean:
 	rm -rf $(VENV) data reports
