@@ -126,6 +126,9 @@ class SupervisorAlert(Base):
     ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     peak: Mapped[int] = mapped_column(Integer, nullable=False)  # the longest queue meanwhile
     alert_length: Mapped[int] = mapped_column(Integer, nullable=False)  # the limit then
+    # 1 while the alert is open, NULL once closed: unique, so when two processes see the
+    # queue pass the limit at once the database keeps one open alert (NULLs never clash).
+    open_slot: Mapped[int | None] = mapped_column(Integer, unique=True)
 
 
 class CannedResponse(Base):

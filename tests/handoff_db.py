@@ -7,10 +7,11 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from handoff.models import Base
+from handoff.alerts import track_alert
+from handoff.models import Base, SupervisorAlert
 from handoff.queue import claim, get_ticket, open_handoff
 from handoff.states import State
 
@@ -67,3 +68,43 @@ def assert_one_claim_wins(sessions: sessionmaker[Session], claimers: int = 8) ->
     with sessions() as check:
         ticket = get_ticket(session=check, conversation_id="c1")
         assert (ticket.state, ticket.agent_id) == (State.agent, winners[0])
+
+
+def assert_one_alert_opens(sessions: sessionmaker[Session], processes: int = 8) -> None:
+    """The queue passes the alert length and every process sees it at the same instant, each
+    in its own session: one alert opens, not one per process; it closes once."""
+    with sessions() as setup:
+        for n in range(3):
+            open_handoff(
+                session=setup,
+                conversation_id=f"c{n}",
+                reason="requested",
+                priority=50,
+                packet={},
+                now=T0,
+            )
+    barrier = threading.Barrier(processes)
+    failures: list[BaseException] = []
+
+    def track() -> None:
+        with sessions() as own:
+            barrier.wait()
+            try:
+                track_alert(session=own, now=T0, alert_length=2)
+            except BaseException as error:  # noqa: BLE001  (reported by the assert below)
+                failures.append(error)
+
+    threads = [threading.Thread(target=track) for _ in range(processes)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    with sessions() as check:
+        alerts = list(check.scalars(select(SupervisorAlert)))
+        assert [(a.peak, a.ended_at) for a in alerts] == [(3, None)]
+        claim(session=check, conversation_id="c0", agent_id="a1", now=T0)
+        track_alert(session=check, now=T0, alert_length=2)
+        track_alert(session=check, now=T0, alert_length=2)
+        alerts = list(check.scalars(select(SupervisorAlert)))
+        assert [(a.peak, a.ended_at, a.open_slot) for a in alerts] == [(3, T0, None)]

@@ -10,10 +10,11 @@ from sqlalchemy import create_engine
 from sqlalchemy.orm import sessionmaker
 
 from bot.app import create_app
-from bot.db import session_scope
+from bot.db import make_engine, make_sessionmaker, session_scope
+from bot.migrations import upgrade_database
 from bot.staff.users import create_user
 from handoff.models import Base as HandoffBase
-from tests.handoff_db import assert_one_claim_wins
+from tests.handoff_db import assert_one_alert_opens, assert_one_claim_wins
 from tests.postgres import Postgres, binary, postgres_server
 from tests.widget_app import ANSWERABLE, ANSWERABLE_TOO, bearer, start
 
@@ -82,5 +83,14 @@ def test_concurrent_claims_have_exactly_one_winner_on_postgresql(postgres):
     HandoffBase.metadata.create_all(engine)
     try:
         assert_one_claim_wins(sessionmaker(engine, expire_on_commit=False))
+    finally:
+        engine.dispose()
+
+
+def test_processes_seeing_the_queue_pass_the_limit_at_once_open_one_alert(postgres):
+    engine = make_engine(postgres.new_database())
+    upgrade_database(engine)  # the real migrations: the unique open slot is theirs
+    try:
+        assert_one_alert_opens(make_sessionmaker(engine))
     finally:
         engine.dispose()

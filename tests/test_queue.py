@@ -15,7 +15,7 @@ from handoff.queue import (
     transfer,
 )
 from handoff.states import IllegalTransition, State
-from tests.handoff_db import T0, assert_one_claim_wins, temp_sessions
+from tests.handoff_db import T0, assert_one_alert_opens, assert_one_claim_wins, temp_sessions
 
 
 @pytest.fixture
@@ -76,6 +76,10 @@ def test_claim_fails_when_not_queued(session):
 
 def test_concurrent_claims_have_exactly_one_winner(sessions):
     assert_one_claim_wins(sessions)
+
+
+def test_sessions_seeing_the_queue_pass_the_limit_at_once_open_one_alert(sessions):
+    assert_one_alert_opens(sessions)
 
 
 def test_customer_cancels_while_queued(session):
