@@ -49,7 +49,7 @@ def measure_websocket(n: int = 100, *, kb_dir: Path = KB_DIR) -> dict[str, Any]:
     return {
         "n": len(samples[_WARM_UP:]),
         "unanswered": unanswered,
-        **_percentiles(samples[_WARM_UP:]),
+        **percentiles(samples[_WARM_UP:]),
     }
 
 
@@ -78,7 +78,7 @@ async def _turn(client: httpx.AsyncClient, base_url: str, client_id: str, questi
         return (time.perf_counter() - started) * 1000
 
 
-def _percentiles(samples_ms: list[float]) -> dict[str, float]:
+def percentiles(samples_ms: list[float]) -> dict[str, float]:
     return {
         "p50_ms": round(metrics.percentile(samples_ms, 50), 2),
         "p95_ms": round(metrics.percentile(samples_ms, 95), 2),

@@ -15,11 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -33,9 +29,9 @@ import websockets
 from sqlalchemy import create_engine, text
 
 from evals.bench_turn import KB_DIR, bench_questions
+from evals.services import AppServer, free_port
 from handoff.policy import Action, PolicyConfig, TurnFacts, decide
 
-_STARTUP_S = 600  # the first start indexes kb_docs
 _TURN_TIMEOUT_S = 180  # a bound on every wait, so a stuck run ends
 _QUESTION_POOL = 120
 
@@ -55,17 +51,17 @@ def measure_concurrency(
             base_url,
             process,
         ):
-            questions = _plain_questions(kb_dir)
-            monitor = _Monitor(process)
+            questions = plain_questions(kb_dir)
+            monitor = Monitor(process)
             client = psutil.Process()
-            cpu_before, client_cpu_before = _cpu_s(process), _cpu_s(client)
+            cpu_before, client_cpu_before = cpu_seconds(process), cpu_seconds(client)
             started = time.perf_counter()
             results = asyncio.run(_run(base_url, n_conversations, messages_each, questions))
             wall_s = time.perf_counter() - started
-            cpu_s = _cpu_s(process) - cpu_before
-            client_cpu_s = _cpu_s(client) - client_cpu_before
+            cpu_s = cpu_seconds(process) - cpu_before
+            client_cpu_s = cpu_seconds(client) - client_cpu_before
             monitor.stop()
-        stored = _count_stored(database)
+        stored = count_stored(f"sqlite:///{database}")
     latencies = [s for r in results for s in r["latencies"]]
     sent = sum(r["sent"] for r in results)
     return {
@@ -80,7 +76,7 @@ def measure_concurrency(
         "handoffs": stored["handoffs"],
         "failed_conversations": sum(1 for r in results if r["error"]),
         "create_retries": sum(r["retries"] for r in results),
-        **_percentiles(latencies),
+        **percentiles(latencies),
         "wall_s": round(wall_s, 1),
         # Every conversation starts at once, so the server is saturated for the whole run.
         "turns_per_s": round(sum(r["answered"] for r in results) / wall_s, 1),
@@ -92,7 +88,7 @@ def measure_concurrency(
     }
 
 
-def _plain_questions(kb_dir: Path) -> list[str]:
+def plain_questions(kb_dir: Path) -> list[str]:
     # Questions the policy lets the bot answer whatever the score (no sensitive topic, no
     # request for a person), so that every message of the run expects an answer.
     pool = bench_questions(kb_dir, _QUESTION_POOL)
@@ -122,7 +118,7 @@ async def _converse(
         "retries": 0,
     }
     try:
-        created = await _create(client, result)
+        created = await create_conversation(client, result)
         url = f"{base_url.replace('http', 'ws', 1)}/ws/widget?token={created['token']}"
         async with websockets.connect(url, open_timeout=_TURN_TIMEOUT_S, max_queue=None) as ws:
             await receive_until(ws, lambda e: e["type"] == "state")
@@ -145,7 +141,7 @@ async def _converse(
     return result
 
 
-async def _create(client: httpx.AsyncClient, result: dict[str, Any]) -> dict[str, Any]:
+async def create_conversation(client: httpx.AsyncClient, result: dict[str, Any]) -> dict[str, Any]:
     # As the widget does: a dropped connection (a pooled keep-alive connection the server
     # closed as it was reused) is retried once. Counted, so the figures show it.
     try:
@@ -171,7 +167,7 @@ async def receive_until(ws: Any, predicate: Any) -> list[dict[str, Any]]:
                 return events
 
 
-def _percentiles(samples_s: list[float]) -> dict[str, float | None]:
+def percentiles(samples_s: list[float]) -> dict[str, float | None]:
     if not samples_s:
         return {"p50_ms": None, "p95_ms": None, "max_ms": None}
     ms = sorted(s * 1000 for s in samples_s)
@@ -182,8 +178,8 @@ def _percentiles(samples_s: list[float]) -> dict[str, float | None]:
     }
 
 
-def _count_stored(database: Path) -> dict[str, int]:
-    engine = create_engine(f"sqlite:///{database}")
+def count_stored(database_url: str) -> dict[str, int]:
+    engine = create_engine(database_url)
     with engine.connect() as connection:
         rows = connection.execute(text("SELECT role, count(*) FROM messages GROUP BY role"))
         counts = dict(rows.all())
@@ -196,70 +192,42 @@ def _count_stored(database: Path) -> dict[str, int]:
     }
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+# What a benchmark's servers run with, besides their data: one client machine asks for
+# everything, so the per-IP limits are lifted, and the bot answers every turn (no
+# low-confidence handoff, after which it would rightly stay silent): the benchmarks measure
+# the chat path, the evals measure the policy.
+BENCH_SETTINGS = {
+    "ALLHOURS_SECRET_KEY": "bench-" + "k" * 32,
+    "ALLHOURS_RATE_LIMIT_IP_PER_MINUTE": "100000000",
+    "ALLHOURS_MAX_SOCKETS_PER_IP": "100000",
+    "ALLHOURS_RATE_LIMIT_CONVERSATION_PER_MINUTE": "100000",
+    "ALLHOURS_HANDOFF_THRESHOLD": "0",
+    "TOKENIZERS_PARALLELISM": "false",
+}
 
 
 @contextmanager
 def live_server(data_dir: Path, database: Path, kb_dir: Path, log: Path):
-    port = _free_port()
-    env = {
-        **os.environ,
-        "HF_HUB_OFFLINE": "1",
-        "TOKENIZERS_PARALLELISM": "false",
-        "ALLHOURS_HOST": "127.0.0.1",
-        "ALLHOURS_PORT": str(port),
+    """``allhours serve`` on a fresh SQLite database, its log in ``log``: its URL and process."""
+    settings = BENCH_SETTINGS | {
         "ALLHOURS_DATA_DIR": str(data_dir),
         "ALLHOURS_DATABASE_URL": f"sqlite:///{database}",
         "ALLHOURS_KB_DIR": str(kb_dir),
-        "ALLHOURS_SECRET_KEY": "bench-" + "k" * 32,
-        # One client machine asks for everything: the per-IP limits would stop it at once.
-        "ALLHOURS_RATE_LIMIT_IP_PER_MINUTE": "100000000",
-        "ALLHOURS_MAX_SOCKETS_PER_IP": "100000",
-        "ALLHOURS_RATE_LIMIT_CONVERSATION_PER_MINUTE": "100000",
-        # The bot answers every turn (no low-confidence handoff, after which it would rightly
-        # stay silent): this measures the chat path, the policy is measured by the evals.
-        "ALLHOURS_HANDOFF_THRESHOLD": "0",
     }
-    command = [sys.executable, "-c", "from bot.cli import main; main()", "serve"]
-    # The log goes to a file: an unread pipe would fill up and stall the server.
-    with log.open("w") as log_file:
-        process = subprocess.Popen(command, env=env, stdout=log_file, stderr=subprocess.STDOUT)
-    base_url = f"http://127.0.0.1:{port}"
+    server = AppServer(log.stem, log.parent, free_port(), settings)
+    server.start()
     try:
-        _wait_until_up(base_url, process, log)
-        yield base_url, psutil.Process(process.pid)
+        yield server.url, psutil.Process(server.pid)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        server.stop()
 
 
-def _wait_until_up(base_url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + _STARTUP_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the server exited: {log.read_text()[-2000:]}")
-        try:
-            if httpx.get(f"{base_url}/openapi.json", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise RuntimeError("the server did not start in time")
-
-
-def _cpu_s(process: psutil.Process) -> float:
+def cpu_seconds(process: psutil.Process) -> float:
     times = process.cpu_times()
     return times.user + times.system
 
 
-class _Monitor:
+class Monitor:
     """Samples the server's resident memory to find its peak."""
 
     def __init__(self, process: psutil.Process, every_s: float = 0.1) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from handoff.models import AgentStatus, Ticket
@@ -62,9 +62,35 @@ def auto_assign(*, session: Session, conversation_id: str, now: datetime) -> str
         busy = load.get(agent.agent_id, 0)
         return busy, busy - agent.capacity, agent.agent_id
 
-    chosen = min(candidates, key=busyness).agent_id
-    won = claim(session=session, conversation_id=conversation_id, agent_id=chosen, now=now)
-    return chosen if won else None
+    for agent in sorted(candidates, key=busyness):
+        if _holds_a_free_slot(session=session, agent=agent):
+            won = claim(
+                session=session, conversation_id=conversation_id, agent_id=agent.agent_id, now=now
+            )  # commits, which releases the agent's row
+            return agent.agent_id if won else None
+    return None
+
+
+def _holds_a_free_slot(*, session: Session, agent: AgentStatus) -> bool:
+    """Lock the agent's row and count their conversations again. Processes assigning at once
+    take the lock in turn, so two of them never fill the same last slot. A full agent's row
+    is released at once."""
+    # A write that changes nothing: it locks the row on PostgreSQL, and on SQLite it takes
+    # the database's write lock before the count (a SELECT ... FOR UPDATE there locks nothing).
+    session.execute(
+        update(AgentStatus)
+        .where(AgentStatus.agent_id == agent.agent_id)
+        .values(capacity=AgentStatus.capacity)
+    )
+    owned = session.scalar(
+        select(func.count())
+        .select_from(Ticket)
+        .where(Ticket.agent_id == agent.agent_id, Ticket.state == State.agent)
+    )
+    if (owned or 0) < agent.capacity:
+        return True
+    session.commit()
+    return False
 
 
 def assign_waiting(*, session: Session, now: datetime) -> list[tuple[str, str]]:

@@ -130,8 +130,8 @@ def kb_full_index(kb_full_dir, embeddings) -> KnowledgeIndex:
 @pytest.fixture(scope="session")
 def scale(tmp_path_factory):
     """Started once for the topology and fault tests; a test that stops a part starts it again."""
-    from tests.postgres import binary
-    from tests.servers import REDIS_SERVER
+    from evals.postgres import binary
+    from evals.services import REDIS_SERVER
     from tests.topology import topology
 
     if binary("initdb") is None or not Path(REDIS_SERVER).exists():

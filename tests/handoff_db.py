@@ -12,7 +12,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from handoff.alerts import track_alert
 from handoff.models import Base, SupervisorAlert
+from handoff.presence import active_load, set_presence
 from handoff.queue import claim, get_ticket, open_handoff
+from handoff.routing import auto_assign
 from handoff.states import State
 
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -108,3 +110,45 @@ def assert_one_alert_opens(sessions: sessionmaker[Session], processes: int = 8) 
         track_alert(session=check, now=T0, alert_length=2)
         alerts = list(check.scalars(select(SupervisorAlert)))
         assert [(a.peak, a.ended_at, a.open_slot) for a in alerts] == [(3, T0, None)]
+
+
+def assert_each_slot_filled_once(sessions: sessionmaker[Session], processes: int = 8) -> None:
+    """Conversations join the queue on different processes at the same instant, and each
+    process auto-assigns its own, in its own session, to three online agents with one free
+    slot each: three are assigned, and no agent goes past their capacity."""
+    with sessions() as setup:
+        for n in range(processes):
+            open_handoff(
+                session=setup,
+                conversation_id=f"c{n}",
+                reason="requested",
+                priority=50,
+                packet={},
+                now=T0,
+            )
+        for agent_id in ("ann", "bob", "cat"):
+            set_presence(session=setup, agent_id=agent_id, presence="online", now=T0, capacity=1)
+    barrier = threading.Barrier(processes)
+    assigned: list[tuple[str, str]] = []
+    failures: list[BaseException] = []
+
+    def assign(conversation_id: str) -> None:
+        with sessions() as own:
+            barrier.wait()
+            try:
+                agent_id = auto_assign(session=own, conversation_id=conversation_id, now=T0)
+                if agent_id is not None:
+                    assigned.append((conversation_id, agent_id))
+            except BaseException as error:  # noqa: BLE001  (reported by the assert below)
+                failures.append(error)
+
+    threads = [threading.Thread(target=assign, args=(f"c{n}",)) for n in range(processes)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    conversations = [conversation_id for conversation_id, _ in assigned]
+    assert len(conversations) == len(set(conversations)) == 3
+    with sessions() as check:
+        assert active_load(session=check) == {"ann": 1, "bob": 1, "cat": 1}

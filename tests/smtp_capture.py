@@ -13,7 +13,7 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
-from tests.net import free_port
+from evals.services import free_port
 
 
 class Captured:

@@ -7,8 +7,7 @@ from fastapi.testclient import TestClient
 from bot.app import create_app
 from bot.chat.hub import AGENTS, HubOverflow, InMemoryHub, RedisHub, conversation_channel, make_hub
 from bot.config import Settings
-from tests.net import free_port
-from tests.servers import REDIS_SERVER, RedisServer
+from evals.services import REDIS_SERVER, RedisServer, free_port
 from tests.widget_app import ANSWERABLE, bearer, receive_until, start
 
 

@@ -13,9 +13,13 @@ from bot.app import create_app
 from bot.db import make_engine, make_sessionmaker, session_scope
 from bot.migrations import upgrade_database
 from bot.staff.users import create_user
+from evals.postgres import Postgres, binary, postgres_server
 from handoff.models import Base as HandoffBase
-from tests.handoff_db import assert_one_alert_opens, assert_one_claim_wins
-from tests.postgres import Postgres, binary, postgres_server
+from tests.handoff_db import (
+    assert_each_slot_filled_once,
+    assert_one_alert_opens,
+    assert_one_claim_wins,
+)
 from tests.widget_app import ANSWERABLE, ANSWERABLE_TOO, bearer, start
 
 
@@ -92,5 +96,14 @@ def test_processes_seeing_the_queue_pass_the_limit_at_once_open_one_alert(postgr
     upgrade_database(engine)  # the real migrations: the unique open slot is theirs
     try:
         assert_one_alert_opens(make_sessionmaker(engine))
+    finally:
+        engine.dispose()
+
+
+def test_processes_auto_assigning_at_once_fill_each_free_slot_once(postgres):
+    engine = make_engine(postgres.new_database())
+    upgrade_database(engine)
+    try:
+        assert_each_slot_filled_once(make_sessionmaker(engine))
     finally:
         engine.dispose()

@@ -15,7 +15,13 @@ from handoff.queue import (
     transfer,
 )
 from handoff.states import IllegalTransition, State
-from tests.handoff_db import T0, assert_one_alert_opens, assert_one_claim_wins, temp_sessions
+from tests.handoff_db import (
+    T0,
+    assert_each_slot_filled_once,
+    assert_one_alert_opens,
+    assert_one_claim_wins,
+    temp_sessions,
+)
 
 
 @pytest.fixture
@@ -169,3 +175,7 @@ def test_a_stale_copy_cannot_overwrite_a_claim(sessions):
             first.commit()
     with sessions() as check:
         assert check.get(Ticket, ticket_id).agent_id == "bob"
+
+
+def test_sessions_auto_assigning_at_once_fill_each_free_slot_once(sessions):
+    assert_each_slot_filled_once(sessions)

@@ -1,10 +1,8 @@
-"""The at-scale topology, started by the suite: real PostgreSQL, redis-server and a Chroma
-server, and two ``allhours serve`` processes (A and B) sharing them, as compose.yaml runs it.
-
-The database is migrated and the knowledge base indexed once, by ``allhours prepare``, before
-either server starts (they run with ALLHOURS_PREPARE_ON_START=false). The LLM is the fake
-OpenAI-compatible server of the test process, so a test can make answers stream slowly, fail
-or break off. Clients talk to the servers over real HTTP and WebSockets.
+"""The at-scale topology, started by the suite (``evals.topology``): real PostgreSQL,
+redis-server and a Chroma server, and two ``allhours serve`` processes (A and B) sharing them,
+as compose.yaml runs it. The LLM is the fake OpenAI-compatible server of the test process, so
+a test can make answers stream slowly, fail or break off. Clients talk to the servers over real
+HTTP and WebSockets.
 """
 
 from __future__ import annotations
@@ -21,63 +19,54 @@ import httpx
 from sqlalchemy.orm import Session, sessionmaker
 from websockets.sync.client import ClientConnection, connect
 
+import evals.topology
 from bot.config import Settings
 from bot.db import make_engine, make_sessionmaker, session_scope
 from bot.staff.auth import SESSION_COOKIE, SESSION_MAX_AGE_S, csrf_token, new_session, sign_session
 from bot.staff.users import create_user, open_sign_in
-from tests.net import free_port
+from evals.postgres import Postgres, postgres_server
+from evals.services import AppServer, free_port
 from tests.openai_server import OpenAIServer
-from tests.postgres import Postgres, postgres_server
-from tests.servers import AppServer, ChromaServer, RedisServer, run_allhours
 
-KB_DIR = Path(__file__).resolve().parent.parent / "kb_docs"
 SECRET = "s" * 40  # shared: a token or sign-in issued by one process is good on the other
 Event = dict[str, Any]
 
 
-class Topology:
+def _settings(llm: OpenAIServer) -> dict[str, str]:
+    return {
+        "ALLHOURS_SECRET_KEY": SECRET,
+        "ALLHOURS_BUSINESS_HOURS": "always",
+        "ALLHOURS_HANDOFF_THRESHOLD": "0.0",  # answers, whatever the calibration says
+        "ALLHOURS_LLM": "openai",
+        "ALLHOURS_OPENAI_BASE_URL": llm.base_url,
+        "ALLHOURS_LLM_TIMEOUT_S": "20",
+        "ALLHOURS_LLM_MAX_RETRIES": "0",
+        "ALLHOURS_TURN_LEASE_S": "3",  # a killed server's turn is taken over after 3 s
+        "ALLHOURS_SLA_WAIT_S": "3600",
+        "ALLHOURS_QUEUE_ALERT_LENGTH": "2",
+        "ALLHOURS_RATE_LIMIT_IP_PER_MINUTE": "1000",
+        "ALLHOURS_RATE_LIMIT_CONVERSATION_PER_MINUTE": "6",
+    }
+
+
+class Topology(evals.topology.Topology):
+    """Two servers, A and B, answering through the fake LLM of the test process."""
+
     def __init__(self, folder: Path, postgres: Postgres, llm: OpenAIServer) -> None:
-        self.folder, self.postgres, self.llm = folder, postgres, llm
-        self.database_url = postgres.new_database()
-        self.redis = RedisServer(folder, free_port())
-        self.chroma = ChromaServer(folder, free_port())
-        self.settings = {
-            "ALLHOURS_DATABASE_URL": self.database_url,
-            "ALLHOURS_HUB": "redis",
-            "ALLHOURS_REDIS_URL": self.redis.url,
-            "ALLHOURS_CHROMA_URL": self.chroma.url,
-            "ALLHOURS_PREPARE_ON_START": "false",
-            "ALLHOURS_DATA_DIR": str(folder / "data"),
-            "ALLHOURS_KB_DIR": str(KB_DIR),
-            "ALLHOURS_SECRET_KEY": SECRET,
-            "ALLHOURS_BUSINESS_HOURS": "always",
-            "ALLHOURS_HANDOFF_THRESHOLD": "0.0",  # answers, whatever the calibration says
-            "ALLHOURS_LLM": "openai",
-            "ALLHOURS_OPENAI_BASE_URL": llm.base_url,
-            "ALLHOURS_LLM_TIMEOUT_S": "20",
-            "ALLHOURS_LLM_MAX_RETRIES": "0",
-            "ALLHOURS_TURN_LEASE_S": "3",  # a killed server's turn is taken over after 3 s
-            "ALLHOURS_SLA_WAIT_S": "3600",
-            "ALLHOURS_QUEUE_ALERT_LENGTH": "2",
-            "ALLHOURS_RATE_LIMIT_IP_PER_MINUTE": "1000",
-            "ALLHOURS_RATE_LIMIT_CONVERSATION_PER_MINUTE": "6",
-        }
-        self.a = AppServer("a", folder, free_port(), self.settings)
-        self.b = AppServer("b", folder, free_port(), self.settings)
+        super().__init__(folder, postgres, _settings(llm))
+        self.llm = llm
+        self.a, self.b = self.servers
         self.sessions: sessionmaker[Session] = make_sessionmaker(make_engine(self.database_url))
         # The servers' settings as this process sees them: to sign staff sessions as they do.
         self.app_settings = Settings(secret_key=SECRET, database_url=self.database_url)
 
-    def start(self) -> None:
-        self.redis.start()
-        self.chroma.start()
-        print(run_allhours("prepare", settings=self.settings))
-        self.a.start()
-        self.b.start()
+    def start(self) -> str:
+        prepared = super().start()
+        print(prepared)
+        return prepared
 
     def stop(self) -> None:
-        for process in (self.a, self.b, self.chroma, self.redis):
-            process.stop()
+        super().stop()
         self.sessions.kw["bind"].dispose()
 
     def staff(self, name: str, *roles: str) -> dict[str, str]:

@@ -1,7 +1,7 @@
-"""Server processes the tests start themselves: redis-server, a Chroma server and ``allhours
-serve``. Each is ready when it answers (a TCP connection, a heartbeat, ``/healthz``), polled
-with a deadline: a busy machine is slow, and a server that never comes up fails its fixture
-with its own log rather than as a timeout in whichever test uses it first."""
+"""Server processes the tests and the benchmarks start themselves: redis-server, a Chroma
+server and ``allhours serve``. Each is ready when it answers (a TCP connection, a heartbeat,
+``/healthz``), polled with a deadline: a busy machine is slow, and a server that never comes up
+fails with its own log rather than as a timeout in whichever client uses it first."""
 
 from __future__ import annotations
 
@@ -21,6 +21,13 @@ REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 CHROMA = Path(sys.executable).with_name("chroma")
 ROOT = Path(__file__).resolve().parent.parent
 _START_S = 600  # loading the embedding model and the reader on a machine busy with other work
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def wait_until(ready: Callable[[], bool], *, what: str, seconds: float = _START_S) -> None:
@@ -60,6 +67,11 @@ class Process:
 
     def env(self) -> dict[str, str] | None:
         return None
+
+    @property
+    def pid(self) -> int:
+        assert self._process is not None, f"{self.name} is not running"
+        return self._process.pid
 
     def ready(self) -> bool:
         return _accepts(self.port)

@@ -1,6 +1,7 @@
-"""A throwaway PostgreSQL server for the tests: Debian's binaries, a cluster in a temporary
-folder listening on 127.0.0.1 with trust authentication, removed afterwards. Under root (CI)
-the server runs as the ``postgres`` user, since PostgreSQL refuses to run as root."""
+"""A throwaway PostgreSQL server for the tests and the benchmarks: Debian's binaries, a
+cluster in a temporary folder listening on 127.0.0.1 with trust authentication, removed
+afterwards. Under root (CI) the server runs as the ``postgres`` user, since PostgreSQL refuses
+to run as root."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import psycopg
 
-from tests.net import free_port
+from evals.services import free_port
 
 
 def binary(name: str) -> str | None:
