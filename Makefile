@@ -47,9 +47,10 @@ eval: $(STAMP)
 	  $(BIN)/allhours-eval run --dataset $$(dirname $$ds) --out reports/$$name || exit 1; \
 	done
 
-bench: $(STAMP)
+bench: $(STAMP) system-deps
 	$(BIN)/python -m evals.bench --out reports/bench.json
 	$(BIN)/python -m evals.bench_load --out reports/bench_load.json
+	$(BIN)/python -m evals.bench_load --processes 2 --out reports/bench_load_2.json
 
 clean:
 	rm -rf $(VENV) data reports
