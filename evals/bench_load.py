@@ -121,7 +121,9 @@ async def _step(chats: list[_Chat], rate: float, seconds: float, questions: list
 async def _open_chats(base_urls: list[str], count: int) -> list[_Chat]:
     """``count`` chats, opened in batches as visitors arrive, spread over the servers."""
     chats: list[_Chat] = []
-    limits = httpx.Limits(max_connections=50)
+    # No kept-alive connections: a batch can take longer than the server keeps an idle one
+    # open, and a request on a connection it is closing fails.
+    limits = httpx.Limits(max_connections=50, max_keepalive_connections=0)
     clients = [httpx.AsyncClient(base_url=u, limits=limits, timeout=60) for u in base_urls]
     try:
         for start in range(0, count, 50):

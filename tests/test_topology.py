@@ -4,10 +4,14 @@ customer and an agent on different processes see each other live."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import httpx
+from sqlalchemy import func, select, update
 
+from bot.db import session_scope
 from bot.staff.routes import LOCKOUT_FAILURES
+from handoff.models import SupervisorAlert, Ticket
 from tests.topology import (
     console,
     delete,
@@ -117,6 +121,7 @@ def test_supervisors_get_one_alert_per_breach_whichever_process(scale):
     the queue; it passes its alert length (2) with the third. Each console shows the alert
     once, not once per process."""
     drain_queue(scale)
+    alerts_before = _alerts(scale)
     dana, emil = scale.staff("Dana", "agent", "admin"), scale.staff("Emil", "agent", "admin")
     with console(scale.a, dana) as dana_ws, console(scale.b, emil) as emil_ws:
         for ws in (dana_ws, emil_ws):
@@ -127,6 +132,43 @@ def test_supervisors_get_one_alert_per_breach_whichever_process(scale):
             # One coroutine sends a snapshot and then its alert: all is in by the fourth's.
             events = events_until(ws, lambda e: e.get("type") == "queue" and len(e["items"]) == 4)
             assert [e["type"] for e in events].count("alert") == 1
+    # Both processes moved the queue past the limit: the history holds one alert.
+    assert _alerts(scale) == alerts_before + 1
+    drain_queue(scale)
+
+
+def _alerts(scale) -> int:
+    with session_scope(scale.sessions) as db:
+        return db.scalar(select(func.count()).select_from(SupervisorAlert))
+
+
+def test_an_sla_breach_shows_once_on_each_console_whichever_process(scale):
+    """A customer on B has waited past the SLA target (the topology's hour: the test moves
+    the time they joined the queue back in the shared database rather than wait). Agents on
+    A and on B each see it highlighted in their queue, with one notice, at their console's
+    next check; a later change of the queue does not repeat the notice."""
+    drain_queue(scale)
+    fay, gus = scale.staff("Fay", "agent"), scale.staff("Gus", "agent")
+    waiting, token = start_conversation(scale.b)
+    post_handoff(scale.b, waiting, token)
+    with console(scale.a, fay) as on_a, console(scale.b, gus) as on_b:
+        for ws in (on_a, on_b):
+            snapshot = wait_for(ws, of_type("queue"))
+            assert [i["sla_breached"] for i in snapshot["items"]] == [False]
+        with session_scope(scale.sessions) as db:
+            db.execute(
+                update(Ticket)
+                .where(Ticket.conversation_id == waiting)
+                .values(queued_at=Ticket.queued_at - timedelta(hours=2))
+            )
+        for ws in (on_a, on_b):
+            events = events_until(ws, of_type("sla_breach", conversation_id=waiting))
+            snapshot = [e for e in events if e["type"] == "queue"][-1]
+            assert [i["sla_breached"] for i in snapshot["items"]] == [True]
+        post_handoff(scale.a, *start_conversation(scale.a))
+        for ws in (on_a, on_b):
+            events = events_until(ws, lambda e: e["type"] == "queue" and len(e["items"]) == 2)
+            assert "sla_breach" not in [e["type"] for e in events]
     drain_queue(scale)
 
 
