@@ -62,17 +62,23 @@ class _Chat:
         self.ws, self.busy = ws, False
         self.sent_at = 0.0
         self.acked: set[str] = set()
+        self.closing = False
+        self.closed_by_server = False  # a real widget would reconnect and replay; this does not
         self.reader = asyncio.create_task(self._read())
         self.replies: asyncio.Queue[float] = asyncio.Queue()
 
     async def _read(self) -> None:
-        async for raw in self.ws:
-            event = json.loads(raw)
-            if event["type"] == "ack":
-                self.acked.add(event["client_id"])
-            elif is_reply(event) and self.busy:
-                self.busy = False
-                await self.replies.put(time.perf_counter() - self.sent_at)
+        try:
+            async for raw in self.ws:
+                event = json.loads(raw)
+                if event["type"] == "ack":
+                    self.acked.add(event["client_id"])
+                elif is_reply(event) and self.busy:
+                    self.busy = False
+                    await self.replies.put(time.perf_counter() - self.sent_at)
+        except websockets.ConnectionClosedError:
+            pass
+        self.closed_by_server = not self.closing
 
     async def send(self, client_id: str, text: str) -> None:
         self.busy, self.sent_at = True, time.perf_counter()
@@ -168,6 +174,7 @@ async def _run(base_urls: list[str], args, questions: list[str], processes: list
             "acked": acked,
             "answered": len(latencies),
             "not_sent_all_chats_busy": skipped,
+            "sockets_closed_by_server": sum(chat.closed_by_server for chat in chats),
             "answered_per_s": round(len(latencies) / wall, 2),
             **percentiles(latencies),
             "p99_ms": round(sorted(latencies)[int(0.99 * (len(latencies) - 1))] * 1000, 1)
@@ -184,6 +191,7 @@ async def _run(base_urls: list[str], args, questions: list[str], processes: list
         if step["answered"] < 0.9 * sent or (step["p95_ms"] or 0) > 5000:
             break  # behind: the next rate would only queue
     for chat in chats:
+        chat.closing = True
         await chat.ws.close()
         chat.reader.cancel()
     return steps, warm_up
