@@ -30,7 +30,7 @@ from uuid import uuid4
 
 import anyio
 from fastapi import APIRouter, WebSocket
-from starlette.websockets import WebSocketState
+from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from handoff import console_actions as actions
 from handoff import console_views as views
@@ -115,6 +115,8 @@ class _ConsoleSession:
                     tasks.start_soon(self._tick, still_allowed, tasks.cancel_scope)
                     await self._receive()
                     tasks.cancel_scope.cancel()
+        except* WebSocketDisconnect:
+            pass  # the agent left while we were sending: nothing is owed to a closed socket
         finally:
             await self._unwatch()
             with anyio.CancelScope(shield=True):  # the socket is gone; the record is not

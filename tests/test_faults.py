@@ -13,15 +13,19 @@ from bot.chat.models import Message
 from handoff import queue
 from retrieval.models import KbDocument
 from tests.topology import (
+    console,
+    drain_queue,
     eventually,
     of_type,
     post,
+    post_handoff,
     start_conversation,
     wait_for,
     widget,
 )
 from tests.widget_app import ANSWERABLE, ANSWERABLE_TOO
 
+_SHOWN = ("customer", "bot", "agent", "system")  # what a widget shows (not agents' notes)
 SLOW_ANSWER = " ".join(["Open Settings and choose Reset password."] * 10) + " [1]"
 
 
@@ -95,13 +99,18 @@ def test_postgresql_restarts_mid_conversation(scale):
 
 
 def test_redis_restarts(scale):
-    """Redis restarts while the customer is on A. The processes reconnect: the customer's next
-    message, answered through B's REST twin, reaches A's socket live again; a widget that
-    reconnects with its last seq gets whatever it missed from the database."""
+    """Redis restarts while the customer is on A and an agent's console is open on B. The
+    processes reconnect: the customer's next message, answered through B's REST twin, reaches
+    A's socket live again; when the customer then asks for a person, the agent's console on B
+    shows them waiting; a widget that reconnects with its last seq gets whatever it missed
+    from the database."""
+    drain_queue(scale)
     conversation_id, token = start_conversation(scale.a)
     auth = {"Authorization": f"Bearer {token}"}
-    with widget(scale.a, token) as customer:
+    agent = scale.staff("Hana", "agent")
+    with widget(scale.a, token) as customer, console(scale.b, agent) as desk:
         wait_for(customer, of_type("state"))
+        wait_for(desk, of_type("queue"))
         scale.redis.restart()
 
         def live_again() -> bool:
@@ -116,10 +125,21 @@ def test_redis_restarts(scale):
                 return False
 
         eventually(live_again, seconds=30, what="live events through the restarted Redis")
-    stored = _stored(scale, conversation_id)
+        post_handoff(scale.a, conversation_id, token)
+        wait_for(customer, of_type("state", state="queued"))
+        waiting = wait_for(
+            desk,
+            lambda e: (
+                e["type"] == "queue"
+                and conversation_id in [i["conversation_id"] for i in e["items"]]
+            ),
+        )
+        assert waiting["items"][0]["conversation_id"] == conversation_id
+    shown = [seq for seq, role, _ in _stored(scale, conversation_id) if role in _SHOWN]
     with widget(scale.b, token, after=0) as customer:
-        replayed = [wait_for(customer, of_type("message")) for _ in stored]
-    assert [e["seq"] for e in replayed] == [seq for seq, _, _ in stored]
+        replayed = [wait_for(customer, of_type("message")) for _ in shown]
+    assert [e["seq"] for e in replayed] == shown
+    drain_queue(scale)
 
 
 def test_the_chroma_server_is_down(scale):

@@ -17,7 +17,17 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, WebSocketRoute, expect
 
-from tests.browser import run_axe, save_screenshot, stored_conversation, stored_outbox, widget
+from bot.app import create_app
+from bot.config import Settings
+from tests.browser import (
+    run_axe,
+    save_screenshot,
+    serve,
+    stored_conversation,
+    stored_outbox,
+    widget,
+)
+from tests.openai_server import OpenAIServer
 
 pytestmark = pytest.mark.browser
 
@@ -528,3 +538,39 @@ def _embed(context: BrowserContext, base_url: str, attrs: str) -> Page:
 
 def _serve_html(html: str) -> Any:
     return lambda route: route.fulfill(body=html, content_type="text/html")
+
+
+def test_an_answer_the_llm_breaks_off_is_taken_back(
+    context: BrowserContext, openai_server: OpenAIServer, tmp_path: Path
+) -> None:
+    """The LLM streams the start of an answer, then its connection breaks. The customer gets
+    the words as they come, then the widget takes them back and says a person will help: no
+    half answer stays on screen, and none is stored."""
+    openai_server.reply = " ".join(["Hold the button on the Tide Hub for ten seconds."] * 8)
+    openai_server.break_after = 4
+    settings = Settings(
+        data_dir=tmp_path,
+        kb_dir=KB_DIR,
+        secret_key="k" * 32,
+        business_hours="always",
+        handoff_threshold=0.0,
+        llm="openai",
+        openai_base_url=openai_server.base_url,
+        llm_timeout_s=10,
+        llm_max_retries=0,
+    )
+    with serve(create_app(settings)) as base_url:
+        tab = Tab(context, base_url).open()
+        tab.ask(QUESTION)
+        # The queue notice (a stored system message) shows as a note.
+        expect(tab.w.locator(".note[data-seq]")).to_have_count(1, timeout=30_000)
+        expect(tab.w.locator(".banner")).to_contain_text("You're in line for a person")
+        expect(tab.w.get_by_text("Hold the button")).to_have_count(0)
+        expect(tab.w.locator(".msg.bot[data-seq]")).to_have_count(0)
+        roles = [m["role"] for m in tab.server_messages()]
+    assert roles == ["customer", "system"]
+    tokens = [f for f in tab.received if f["type"] == "token"]
+    assert tokens and "Hold the button" in "".join(f["text"] for f in tokens)  # it was shown
+    aborted = [f["stream_id"] for f in tab.received if f["type"] == "stream_aborted"]
+    assert aborted == [tokens[0]["stream_id"]]
+    assert tab.errors == []

@@ -16,7 +16,7 @@ import anyio
 from fastapi import APIRouter, WebSocket
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.exc import SQLAlchemyError
-from starlette.websockets import WebSocketState
+from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from bot.chat import conversations
 from bot.chat.events import message_event
@@ -81,6 +81,8 @@ async def widget_socket(websocket: WebSocket, token: str = "", after: str = "0")
     chat.connected[conversation_id] += 1
     try:
         await session.run(seen)
+    except* WebSocketDisconnect:
+        pass  # the customer left while we were sending: nothing is owed to a closed socket
     finally:
         chat.connected[conversation_id] -= 1
         if chat.connected[conversation_id] <= 0:
