@@ -7,7 +7,7 @@ import json
 from datetime import timedelta
 
 import httpx
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from bot.db import session_scope
 from bot.staff.routes import LOCKOUT_FAILURES
@@ -156,11 +156,8 @@ def test_an_sla_breach_shows_once_on_each_console_whichever_process(scale):
             snapshot = wait_for(ws, of_type("queue"))
             assert [i["sla_breached"] for i in snapshot["items"]] == [False]
         with session_scope(scale.sessions) as db:
-            db.execute(
-                update(Ticket)
-                .where(Ticket.conversation_id == waiting)
-                .values(queued_at=Ticket.queued_at - timedelta(hours=2))
-            )
+            ticket = db.scalar(select(Ticket).where(Ticket.conversation_id == waiting))
+            ticket.queued_at -= timedelta(hours=2)
         for ws in (on_a, on_b):
             events = events_until(ws, of_type("sla_breach", conversation_id=waiting))
             snapshot = [e for e in events if e["type"] == "queue"][-1]
