@@ -25,7 +25,7 @@ from bot.chat.hub import AGENTS, RedisHub, conversation_channel
 from bot.chat.port import ChatPort
 from bot.chat.service import make_chat_service
 from bot.config import Settings
-from bot.consoles import RedisConsoles
+from bot.consoles import RedisSockets
 from bot.db import make_engine, make_sessionmaker
 from bot.email import routes as email_routes
 from bot.email.channel import open_email
@@ -104,7 +104,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     )
     if isinstance(app.state.chat.hub, RedisHub):  # consoles on other processes count too
         ttl_s = CONSOLE_TICK_S * 3
-        app.state.console.consoles = RedisConsoles(app.state.chat.hub.client, ttl_s=ttl_s)
+        client = app.state.chat.hub.client
+        app.state.console.consoles = RedisSockets(client, ttl_s=ttl_s, prefix="allhours:consoles:")
     # A customer joining or leaving the queue moves it as an agent's action does.
     app.state.chat.desk.listener = app.state.console
     try:

@@ -1,6 +1,7 @@
-"""Open agent consoles counted in Redis, for every server process at once (see
-``handoff.consoles``): one sorted set per agent, each console scored by when its entry runs
-out (on Redis's clock), renewed by the console every tick."""
+"""Open sockets counted in Redis, for every server process at once: agents' consoles (see
+``handoff.consoles``) and customers' widgets. One sorted set per agent or conversation, each
+socket scored by when its entry runs out (on Redis's clock), renewed by the socket while it is
+open, so the sockets of a process that died stop counting after ``ttl_s``."""
 
 from __future__ import annotations
 
@@ -17,6 +18,13 @@ redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
 redis.call('EXPIRE', KEYS[1], math.ceil(tonumber(ARGV[2])) * 2)
 """
 )
+_COUNT = (
+    _NOW
+    + """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+return redis.call('ZCARD', KEYS[1])
+"""
+)
 _CLOSE = (
     _NOW
     + """
@@ -27,17 +35,24 @@ return redis.call('ZCARD', KEYS[1])
 )
 
 
-class RedisConsoles:
-    def __init__(self, client: redis.Redis, *, ttl_s: float, prefix: str = "allhours:consoles:"):
+class RedisSockets:
+    """The sockets open for each key (an agent, a conversation), ``prefix`` naming the kind."""
+
+    def __init__(self, client: redis.Redis, *, ttl_s: float, prefix: str) -> None:
         self._open = client.register_script(_OPEN)
+        self._count = client.register_script(_COUNT)
         self._close = client.register_script(_CLOSE)
-        self._ttl_s, self._prefix = ttl_s, prefix
+        self.ttl_s, self._prefix = ttl_s, prefix
 
-    async def opened(self, agent_id: str, console_id: str) -> None:
-        await self._open(keys=[self._prefix + agent_id], args=[console_id, self._ttl_s])
+    async def opened(self, key: str, socket_id: str) -> None:
+        await self._open(keys=[self._prefix + key], args=[socket_id, self.ttl_s])
 
-    async def still_open(self, agent_id: str, console_id: str) -> None:
-        await self.opened(agent_id, console_id)
+    async def still_open(self, key: str, socket_id: str) -> None:
+        await self.opened(key, socket_id)
 
-    async def closed(self, agent_id: str, console_id: str) -> int:
-        return int(await self._close(keys=[self._prefix + agent_id], args=[console_id]))
+    async def count(self, key: str) -> int:
+        return int(await self._count(keys=[self._prefix + key]))
+
+    async def closed(self, key: str, socket_id: str) -> int:
+        """Forget this socket; how many are still open for ``key``, on any process."""
+        return int(await self._close(keys=[self._prefix + key], args=[socket_id]))

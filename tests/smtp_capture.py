@@ -48,6 +48,10 @@ class Captured:
             return [m for m in self.messages if address in str(m["To"])]
 
 
+def text_of(email: EmailMessage) -> str:
+    return email.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+
+
 @contextmanager
 def capturing_smtp() -> Iterator[Captured]:
     captured = Captured()

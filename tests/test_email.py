@@ -22,7 +22,7 @@ from bot.app import create_app
 from bot.chat.models import Conversation, Message
 from bot.email.address import reply_address
 from bot.email.models import EmailAttachment, EmailRecord
-from tests.smtp_capture import Captured, capturing_smtp
+from tests.smtp_capture import Captured, capturing_smtp, text_of
 from tests.test_console import Clock, Console, of_type, wait_for
 
 SUPPORT = "support@tidewater.test"
@@ -109,10 +109,6 @@ class Desk:
 
 def reply_to(email: EmailMessage) -> str:
     return str(email["Reply-To"])
-
-
-def text_of(email: EmailMessage) -> str:
-    return email.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
 
 
 def html_of(email: EmailMessage) -> str:

@@ -1,7 +1,8 @@
 """The at-scale topology, started by the suite (``evals.topology``): real PostgreSQL,
 redis-server and a Chroma server, and two ``allhours serve`` processes (A and B) sharing them,
 as compose.yaml runs it. The LLM is the fake OpenAI-compatible server of the test process, so
-a test can make answers stream slowly, fail or break off. Clients talk to the servers over real
+a test can make answers stream slowly, fail or break off; outgoing email goes to a capturing
+SMTP server of the test process. Clients talk to the servers over real
 HTTP and WebSockets.
 """
 
@@ -27,14 +28,19 @@ from bot.staff.users import create_user, open_sign_in
 from evals.postgres import Postgres, postgres_server
 from evals.services import AppServer, free_port
 from tests.openai_server import OpenAIServer
+from tests.smtp_capture import Captured, capturing_smtp
 
 SECRET = "s" * 40  # shared: a token or sign-in issued by one process is good on the other
 Event = dict[str, Any]
 
 
-def _settings(llm: OpenAIServer) -> dict[str, str]:
+def _settings(llm: OpenAIServer, outbox: Captured) -> dict[str, str]:
     return {
         "ALLHOURS_SECRET_KEY": SECRET,
+        "ALLHOURS_SUPPORT_ADDRESS": "support@tidewater.example",  # the email channel, on
+        "ALLHOURS_SMTP_HOST": "127.0.0.1",
+        "ALLHOURS_SMTP_PORT": str(outbox.port),
+        "ALLHOURS_SMTP_TLS": "none",
         "ALLHOURS_BUSINESS_HOURS": "always",
         "ALLHOURS_HANDOFF_THRESHOLD": "0.0",  # answers, whatever the calibration says
         "ALLHOURS_LLM": "openai",
@@ -52,9 +58,11 @@ def _settings(llm: OpenAIServer) -> dict[str, str]:
 class Topology(evals.topology.Topology):
     """Two servers, A and B, answering through the fake LLM of the test process."""
 
-    def __init__(self, folder: Path, postgres: Postgres, llm: OpenAIServer) -> None:
-        super().__init__(folder, postgres, _settings(llm))
-        self.llm = llm
+    def __init__(
+        self, folder: Path, postgres: Postgres, llm: OpenAIServer, outbox: Captured
+    ) -> None:
+        super().__init__(folder, postgres, _settings(llm, outbox))
+        self.llm, self.outbox = llm, outbox
         self.a, self.b = self.servers
         self.sessions: sessionmaker[Session] = make_sessionmaker(make_engine(self.database_url))
         # The servers' settings as this process sees them: to sign staff sessions as they do.
@@ -95,7 +103,8 @@ def topology(folder: Path) -> Iterator[Topology]:
         postgres = stack.enter_context(postgres_server())
         llm = OpenAIServer().start()
         stack.callback(llm.stop)
-        started = Topology(folder, postgres, llm)
+        outbox = stack.enter_context(capturing_smtp())
+        started = Topology(folder, postgres, llm, outbox)
         stack.callback(started.stop)
         started.start()
         yield started

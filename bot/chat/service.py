@@ -13,7 +13,7 @@ import collections
 import logging
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import anyio
@@ -31,12 +31,16 @@ from bot.chat.notices import notice
 from bot.chat.ratelimit import Limiter, RateLimited, RateLimiter, RedisRateLimiter
 from bot.chat.tokens import TokenSigner
 from bot.config import Settings
+from bot.consoles import RedisSockets
 from bot.db import clock_of, session_scope
 from handoff import queue
 from handoff.policy import PolicyConfig
 from handoff.states import State, bot_speaks
 
 log = logging.getLogger(__name__)
+# How long an open widget counts without renewal (it renews every third of that): the widgets
+# of a process that died stop counting after this.
+_WIDGET_TTL_S = 30.0
 T = TypeVar("T")
 
 # Turns running at once; the rest wait their turn instead of piling onto the CPU. The
@@ -84,10 +88,37 @@ class ChatService:
         self._db_threads = anyio.CapacityLimiter(_DB_THREADS)
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._tasks: set[asyncio.Task[Any]] = set()
-        # Widget sockets open in this process, by conversation (the widget counts them): an
-        # agent's reply goes by email too when the customer left an address and is not here.
+        # Widget sockets open in this process, by conversation (the widget counts them), and,
+        # with several processes, on every process (``widgets``, set by the app): an agent's
+        # reply goes by email too when the customer left an address and has no widget open.
         self.connected: collections.Counter[str] = collections.Counter()
+        self.widgets: RedisSockets | None = None
         self.observer: turn.TurnObserver | None = None
+
+    async def widget_opened(self, conversation_id: str, socket_id: str) -> None:
+        self.connected[conversation_id] += 1
+        if self.widgets is not None:
+            await _quietly(self.widgets.opened(conversation_id, socket_id))
+
+    async def widget_still_open(self, conversation_id: str, socket_id: str) -> None:
+        """Renews a widget's entry on every process (every third of ``widgets.ttl_s``)."""
+        if self.widgets is not None:
+            await _quietly(self.widgets.still_open(conversation_id, socket_id))
+
+    async def widget_closed(self, conversation_id: str, socket_id: str) -> None:
+        self.connected[conversation_id] -= 1
+        if self.connected[conversation_id] <= 0:
+            del self.connected[conversation_id]
+        if self.widgets is not None:
+            await _quietly(self.widgets.closed(conversation_id, socket_id))
+
+    async def widget_open(self, conversation_id: str) -> bool:
+        """Whether the customer has the widget open, on any process."""
+        if self.widgets is not None:
+            count = await _quietly(self.widgets.count(conversation_id))
+            if count is not None:
+                return count > 0
+        return self.connected.get(conversation_id, 0) > 0  # Redis down: this process's own
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -250,6 +281,16 @@ def _owed(*, session: Session, conversation_id: str) -> Any:
     return last[0] if last and last[0].role == "customer" else None
 
 
+async def _quietly(call: Awaitable[T]) -> T | None:
+    """Redis restarting must not cost a customer their socket: None, logged, and the next
+    renewal puts the count right."""
+    try:
+        return await call
+    except Exception:
+        log.warning("open widgets: Redis unavailable", exc_info=True)
+        return None
+
+
 def make_chat_service(
     settings: Settings,
     *,
@@ -259,7 +300,7 @@ def make_chat_service(
     staff_names: StaffNames,
 ) -> ChatService:
     """The service with its hub, rate limits, leases and token signer chosen by settings:
-    with the Redis hub, limits and leases are shared through Redis too."""
+    with the Redis hub, limits, leases and open widgets are shared through Redis too."""
     limits = {
         "per_ip": settings.rate_limit_ip_per_minute,
         "per_conversation": settings.rate_limit_conversation_per_minute,
@@ -269,7 +310,7 @@ def make_chat_service(
     hub = make_hub(settings)
     if isinstance(hub, RedisHub):
         limiter, leases = RedisRateLimiter(hub.client, **limits), RedisLeases(hub.client)
-    return ChatService(
+    service = ChatService(
         settings=settings,
         sessions=sessions,
         hub=hub,
@@ -280,3 +321,6 @@ def make_chat_service(
         tokens=TokenSigner(settings.secret_key.get_secret_value()),
         staff_names=staff_names,
     )
+    if isinstance(hub, RedisHub):
+        service.widgets = RedisSockets(hub.client, ttl_s=_WIDGET_TTL_S, prefix="allhours:widgets:")
+    return service

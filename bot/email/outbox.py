@@ -26,18 +26,27 @@ class Outbox:
         self.chat, self.settings, self.mailer = chat, settings, mailer
         self.letterhead = Letterhead.from_settings(settings)
 
-    async def agent_replied(self, conversation_id: str, message: dict[str, Any]) -> None:
-        """An agent wrote: email it if the customer reads email, i.e. the conversation came
-        by email, or a widget customer who left an address is not connected right now."""
+    async def reads_email(self, conversation_id: str) -> str | None:
+        """The address to email an agent's reply to, if the customer reads email now: the
+        conversation came by email, or a widget customer who left an address has no widget
+        open on any process."""
         conversation = await self.chat.db(_conversation, conversation_id=conversation_id)
         if conversation is None or not conversation[1]:
-            return
+            return None
         channel, address = conversation
-        if channel != "email" and self.chat.connected.get(conversation_id, 0) > 0:
-            return  # they read it in the widget now
+        if channel != "email" and await self.chat.widget_open(conversation_id):
+            return None  # they read it in the widget now
+        return address
+
+    async def agent_replied(
+        self, conversation_id: str, message: dict[str, Any], *, to: str
+    ) -> None:
         author = message.get("author") or "Our team"
         await self.send(
-            conversation_id, f"{message['text']}\n\n{author}", to=address, seq=message.get("seq")
+            conversation_id,
+            f"{message['text']}\n\n{author}",
+            to=to,
+            seq=message.get("seq"),
         )
 
     async def email_transcript(self, conversation_id: str, address: str) -> str:

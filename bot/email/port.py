@@ -1,6 +1,6 @@
 """The conversation port, with email: an agent's reply is posted as before, and also emailed
-when the customer reads email (``EmailChannel.agent_replied`` decides). Agents reply the same
-way on both channels."""
+when the customer reads email (``Outbox.reads_email`` decides). Agents reply the same way on
+both channels. Called from worker threads (the console's routes)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,12 @@ class EmailingPort:
     ) -> dict[str, Any]:
         event = self.inner.post_message(conversation_id, role, text, author)
         if role == "agent":
-            self.channel.later(self.channel.outbox.agent_replied(conversation_id, event))
+            # Decided before the agent's request returns, on whether the customer has the
+            # widget open as the reply goes out; sent in the background.
+            outbox = self.channel.outbox
+            address = self.channel.wait(outbox.reads_email(conversation_id))
+            if address is not None:
+                self.channel.later(outbox.agent_replied(conversation_id, event, to=address))
         return event
 
     def publish(self, conversation_id: str, event: dict[str, Any]) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
 from typing import Any
 
 import anyio
@@ -78,15 +79,14 @@ async def widget_socket(websocket: WebSocket, token: str = "", after: str = "0")
         return
     ip = websocket.client.host if websocket.client else "unknown"
     session = _WidgetSession(websocket, chat, conversation_id, conversation.lang, ip)
-    chat.connected[conversation_id] += 1
+    await chat.widget_opened(conversation_id, session.id)
     try:
         await session.run(seen)
     except* WebSocketDisconnect:
         pass  # the customer left while we were sending: nothing is owed to a closed socket
     finally:
-        chat.connected[conversation_id] -= 1
-        if chat.connected[conversation_id] <= 0:
-            del chat.connected[conversation_id]
+        with anyio.CancelScope(shield=True):  # the socket is gone; its count must go too
+            await chat.widget_closed(conversation_id, session.id)
 
 
 class _WidgetSession:
@@ -95,6 +95,7 @@ class _WidgetSession:
     ) -> None:
         self.websocket, self.chat = websocket, chat
         self.conversation_id, self.lang, self.ip = conversation_id, lang, ip
+        self.id = uuid.uuid4().hex
         self.replayed_upto = 0
         self.own_client_ids: set[str] = set()  # acknowledged here, so not echoed back
         self._send_lock = asyncio.Lock()
@@ -118,8 +119,15 @@ class _WidgetSession:
             await self.chat.resume(self.conversation_id)
             async with anyio.create_task_group() as tasks:
                 tasks.start_soon(self._forward, events)
+                if self.chat.widgets is not None:
+                    tasks.start_soon(self._renew, self.chat.widgets.ttl_s / 3)
                 await self._receive()
                 tasks.cancel_scope.cancel()
+
+    async def _renew(self, every_s: float) -> None:
+        while True:
+            await anyio.sleep(every_s)
+            await self.chat.widget_still_open(self.conversation_id, self.id)
 
     async def _forward(self, events: Subscription) -> None:
         try:
