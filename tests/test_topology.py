@@ -269,11 +269,11 @@ def test_an_agent_stays_online_while_any_of_their_consoles_is_open(scale):
 
 
 def test_an_agents_reply_is_emailed_only_when_no_widget_is_open_on_any_process(scale):
-    """Wanda left her email address and has the widget open on A; Ana answers from B, which
+    """Wanda left her email address and has the widget open on A; Iris answers from B, which
     holds no socket of hers. Wanda reads the reply live, so it is not emailed. Once she has
-    closed the widget, Ana's next reply reaches her by email, once."""
+    closed the widget, Iris's next reply reaches her by email, once."""
     drain_queue(scale)
-    ana = scale.staff("Ana", "agent")
+    iris = scale.staff("Iris", "agent")
     conversation_id, token = start_conversation(scale.a)
     base = f"/api/agent/conversations/{conversation_id}"
     with widget(scale.a, token) as customer:
@@ -282,8 +282,8 @@ def test_an_agents_reply_is_emailed_only_when_no_widget_is_open_on_any_process(s
         wait_for(customer, of_type("state", state="queued"))
         customer.send(json.dumps({"type": "contact", "email": "wanda@example.org"}))
         wait_for(customer, lambda e: e.get("role") == "system" and "wanda" in e.get("text", ""))
-        post(scale.b, f"{base}/claim", ana).raise_for_status()
-        post(scale.b, f"{base}/messages", ana, json={"text": "Seen live in the widget."})
+        post(scale.b, f"{base}/claim", iris).raise_for_status()
+        post(scale.b, f"{base}/messages", iris, json={"text": "Seen live in the widget."})
         wait_for(customer, lambda e: e.get("role") == "agent")
     widgets = redis.Redis.from_url(scale.redis.url)
     try:
@@ -295,9 +295,9 @@ def test_an_agents_reply_is_emailed_only_when_no_widget_is_open_on_any_process(s
     finally:
         widgets.close()
 
-    post(scale.b, f"{base}/messages", ana, json={"text": "Your refund was approved."})
+    post(scale.b, f"{base}/messages", iris, json={"text": "Your refund was approved."})
     scale.outbox.wait_for(lambda m: "refund was approved" in text_of(m))
     sent = [text_of(m) for m in scale.outbox.to("wanda@")]
     assert [t for t in sent if "Seen live" in t] == []  # the live reply was not emailed
     assert len([t for t in sent if "refund was approved" in t]) == 1
-    post(scale.b, f"{base}/resolve", ana).raise_for_status()
+    post(scale.b, f"{base}/resolve", iris).raise_for_status()
