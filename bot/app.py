@@ -51,6 +51,8 @@ from retrieval.follow import IndexFollower
 from retrieval.importer import Importer
 from retrieval.publishing import Publisher
 
+_ADDRESS_TTL_S = 30.0  # a socket's entry in the shared per-address count, renewed every 10 s
+
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -106,6 +108,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ttl_s = CONSOLE_TICK_S * 3
         client = app.state.chat.hub.client
         app.state.console.consoles = RedisSockets(client, ttl_s=ttl_s, prefix="allhours:consoles:")
+        # The cap on sockets per client address (bot.sockets) counts on every process.
+        addresses = RedisSockets(client, ttl_s=_ADDRESS_TTL_S, prefix="allhours:addresses:")
+        app.state.address_sockets = addresses
     # A customer joining or leaving the queue moves it as an agent's action does.
     app.state.chat.desk.listener = app.state.console
     try:

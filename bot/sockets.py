@@ -6,19 +6,38 @@ connections", before anything else: closing before the accept would reach a brow
 failed handshake (1006), which says nothing. A socket's slot is freed when it ends, however
 it ends.
 
-The count lives in this process: with several server processes, each enforces the cap on the
-sockets it serves (issue 12 asks for counters shared across processes; this is not one).
+One process counts in its memory. With several processes the app puts a shared count in
+``app.state.address_sockets`` (Redis, see ``bot.consoles``): the cap then holds across every
+process, each socket renewing its entry while it is open, so the sockets of a process that
+died stop counting. While Redis is unreachable, each process falls back to its own count.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import threading
+import uuid
 from collections import Counter
+from typing import Any, Protocol
 
+import anyio
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 CLOSE_TOO_MANY = 1008  # policy violation
 REASON = "too many connections"
+
+log = logging.getLogger(__name__)
+
+
+class SharedSockets(Protocol):
+    ttl_s: float
+
+    async def open_within(self, key: str, socket_id: str, cap: int) -> bool: ...
+
+    async def still_open(self, key: str, socket_id: str) -> None: ...
+
+    async def closed(self, key: str, socket_id: str) -> int: ...
 
 
 class SocketLimit:
@@ -37,15 +56,43 @@ class SocketLimit:
             await self.app(scope, receive, send)
             return
         address = scope["client"][0] if scope.get("client") else "unknown"
+        shared: SharedSockets | None = getattr(scope["app"].state, "address_sockets", None)
+        if shared is not None:
+            await self._shared(shared, address, scope, receive, send)
+            return
         if not self._take(address):
-            await receive()  # websocket.connect: the handshake, answered with accept then close
-            await send({"type": "websocket.accept"})
-            await send({"type": "websocket.close", "code": CLOSE_TOO_MANY, "reason": REASON})
+            await _refuse(receive, send)
             return
         try:
             await self.app(scope, receive, send)
         finally:
             self._give_back(address)
+
+    async def _shared(
+        self, shared: SharedSockets, address: str, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        socket_id = uuid.uuid4().hex
+        try:
+            admitted = await shared.open_within(address, socket_id, self.per_ip)
+        except Exception:
+            log.warning("socket cap: Redis unavailable, counting this process's own", exc_info=True)
+            shared = None
+            admitted = self._take(address)
+        if not admitted:
+            await _refuse(receive, send)
+            return
+        # A task of its own, not a task group: the app's own errors pass through unchanged.
+        renewing = asyncio.create_task(_renew(shared, address, socket_id)) if shared else None
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            if renewing is not None:
+                renewing.cancel()
+            with anyio.CancelScope(shield=True):
+                if shared is None:
+                    self._give_back(address)
+                else:
+                    await _quietly(shared.closed(address, socket_id))
 
     def _take(self, address: str) -> bool:
         with self._lock:
@@ -59,3 +106,22 @@ class SocketLimit:
             self._open[address] -= 1
             if self._open[address] <= 0:
                 del self._open[address]  # a stream of one-off addresses leaves nothing behind
+
+
+async def _refuse(receive: Receive, send: Send) -> None:
+    await receive()  # websocket.connect: the handshake, answered with accept then close
+    await send({"type": "websocket.accept"})
+    await send({"type": "websocket.close", "code": CLOSE_TOO_MANY, "reason": REASON})
+
+
+async def _renew(shared: SharedSockets, address: str, socket_id: str) -> None:
+    while True:
+        await anyio.sleep(shared.ttl_s / 3)
+        await _quietly(shared.still_open(address, socket_id))
+
+
+async def _quietly(call: Any) -> None:
+    try:
+        await call
+    except Exception:  # Redis restarting: the entry runs out, or the next renewal restores it
+        log.warning("socket cap: Redis unavailable", exc_info=True)

@@ -4,13 +4,17 @@ customer and an agent on different processes see each other live."""
 from __future__ import annotations
 
 import json
+from contextlib import ExitStack
 from datetime import timedelta
 
 import httpx
+import pytest
 import redis
 from sqlalchemy import func, select
+from websockets.exceptions import ConnectionClosed
 
 from bot.db import session_scope
+from bot.sockets import CLOSE_TOO_MANY, REASON
 from bot.staff.routes import LOCKOUT_FAILURES
 from handoff.models import SupervisorAlert, Ticket
 from tests.smtp_capture import text_of
@@ -301,3 +305,38 @@ def test_an_agents_reply_is_emailed_only_when_no_widget_is_open_on_any_process(s
     assert [t for t in sent if "Seen live" in t] == []  # the live reply was not emailed
     assert len([t for t in sent if "refund was approved" in t]) == 1
     post(scale.b, f"{base}/resolve", iris).raise_for_status()
+
+
+def test_the_cap_on_sockets_per_address_holds_across_processes(scale):
+    """One address (this test's) opens widgets on A and on B in turn. The cap (20, the
+    default) counts both processes: the 21st socket is refused with 1008 on either, and
+    closing one lets one more in, on the other process."""
+    addresses = redis.Redis.from_url(scale.redis.url)
+    key = "allhours:addresses:127.0.0.1"
+
+    def open_now() -> int:
+        return addresses.zcard(key)
+
+    try:
+        eventually(lambda: open_now() == 0, seconds=30, what="earlier tests' sockets closed")
+        with ExitStack() as stack:
+            servers = [scale.a, scale.b] * 10
+            opened = []
+            for server in servers:
+                ws = stack.enter_context(widget(server, start_conversation(server)[1]))
+                wait_for(ws, of_type("state"))
+                opened.append(ws)
+            for server in (scale.a, scale.b):
+                with widget(server, start_conversation(server)[1]) as refused:
+                    with pytest.raises(ConnectionClosed) as closed:
+                        refused.recv(timeout=30)
+                assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (
+                    CLOSE_TOO_MANY,
+                    REASON,
+                )
+            opened[0].close()  # a widget on A goes
+            eventually(lambda: open_now() == 19, seconds=30, what="A counted it out")
+            with widget(scale.b, start_conversation(scale.b)[1]) as admitted:
+                assert wait_for(admitted, of_type("state"))["type"] == "state"
+    finally:
+        addresses.close()
