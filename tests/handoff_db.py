@@ -2,7 +2,7 @@
 engine is built here: handoff (and its tests) never import bot."""
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,35 +40,60 @@ def temp_sessions(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
         engine.dispose()
 
 
-def assert_one_claim_wins(sessions: sessionmaker[Session], claimers: int = 8) -> None:
-    """Agents claim one queued conversation at the same instant, each in its own session:
-    exactly one wins, and the ticket is theirs."""
-    with sessions() as setup:
+def _queue(session: Session, count: int) -> None:
+    """Conversations c0, c1, ... ask for a person."""
+    for n in range(count):
         open_handoff(
-            session=setup,
-            conversation_id="c1",
+            session=session,
+            conversation_id=f"c{n}",
             reason="requested",
             priority=50,
             packet={"goal": "help"},
             now=T0,
         )
-    barrier = threading.Barrier(claimers)
-    results: dict[str, bool] = {}
 
-    def attempt(agent_id: str) -> None:
+
+def _at_once(
+    sessions: sessionmaker[Session], work: Callable[[Session, int], None], count: int
+) -> None:
+    """Run ``work(session, n)`` for n in range(count), each in a thread with a session of its
+    own, released at the same instant, as ``count`` server processes would; every error is
+    raised here."""
+    barrier = threading.Barrier(count)
+    failures: list[BaseException] = []
+
+    def run(n: int) -> None:
         with sessions() as own:
             barrier.wait()
-            results[agent_id] = claim(session=own, conversation_id="c1", agent_id=agent_id, now=T0)
+            try:
+                work(own, n)
+            except BaseException as error:  # noqa: BLE001  (reported by the assert below)
+                failures.append(error)
 
-    threads = [threading.Thread(target=attempt, args=(f"agent{i}",)) for i in range(claimers)]
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(count)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    assert failures == []
+
+
+def assert_one_claim_wins(sessions: sessionmaker[Session], claimers: int = 8) -> None:
+    """Agents claim one queued conversation at the same instant, each in its own session:
+    exactly one wins, and the ticket is theirs."""
+    with sessions() as setup:
+        _queue(setup, 1)
+    results: dict[str, bool] = {}
+
+    def attempt(own: Session, n: int) -> None:
+        agent_id = f"agent{n}"
+        results[agent_id] = claim(session=own, conversation_id="c0", agent_id=agent_id, now=T0)
+
+    _at_once(sessions, attempt, claimers)
     winners = [agent for agent, won in results.items() if won]
     assert len(results) == claimers and len(winners) == 1
     with sessions() as check:
-        ticket = get_ticket(session=check, conversation_id="c1")
+        ticket = get_ticket(session=check, conversation_id="c0")
         assert (ticket.state, ticket.agent_id) == (State.agent, winners[0])
 
 
@@ -76,32 +101,8 @@ def assert_one_alert_opens(sessions: sessionmaker[Session], processes: int = 8) 
     """The queue passes the alert length and every process sees it at the same instant, each
     in its own session: one alert opens, not one per process; it closes once."""
     with sessions() as setup:
-        for n in range(3):
-            open_handoff(
-                session=setup,
-                conversation_id=f"c{n}",
-                reason="requested",
-                priority=50,
-                packet={},
-                now=T0,
-            )
-    barrier = threading.Barrier(processes)
-    failures: list[BaseException] = []
-
-    def track() -> None:
-        with sessions() as own:
-            barrier.wait()
-            try:
-                track_alert(session=own, now=T0, alert_length=2)
-            except BaseException as error:  # noqa: BLE001  (reported by the assert below)
-                failures.append(error)
-
-    threads = [threading.Thread(target=track) for _ in range(processes)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert failures == []
+        _queue(setup, 3)
+    _at_once(sessions, lambda own, _n: track_alert(session=own, now=T0, alert_length=2), processes)
     with sessions() as check:
         alerts = list(check.scalars(select(SupervisorAlert)))
         assert [(a.peak, a.ended_at) for a in alerts] == [(3, None)]
@@ -117,37 +118,17 @@ def assert_each_slot_filled_once(sessions: sessionmaker[Session], processes: int
     process auto-assigns its own, in its own session, to three online agents with one free
     slot each: three are assigned, and no agent goes past their capacity."""
     with sessions() as setup:
-        for n in range(processes):
-            open_handoff(
-                session=setup,
-                conversation_id=f"c{n}",
-                reason="requested",
-                priority=50,
-                packet={},
-                now=T0,
-            )
+        _queue(setup, processes)
         for agent_id in ("ann", "bob", "cat"):
             set_presence(session=setup, agent_id=agent_id, presence="online", now=T0, capacity=1)
-    barrier = threading.Barrier(processes)
     assigned: list[tuple[str, str]] = []
-    failures: list[BaseException] = []
 
-    def assign(conversation_id: str) -> None:
-        with sessions() as own:
-            barrier.wait()
-            try:
-                agent_id = auto_assign(session=own, conversation_id=conversation_id, now=T0)
-                if agent_id is not None:
-                    assigned.append((conversation_id, agent_id))
-            except BaseException as error:  # noqa: BLE001  (reported by the assert below)
-                failures.append(error)
+    def assign(own: Session, n: int) -> None:
+        agent_id = auto_assign(session=own, conversation_id=f"c{n}", now=T0)
+        if agent_id is not None:
+            assigned.append((f"c{n}", agent_id))
 
-    threads = [threading.Thread(target=assign, args=(f"c{n}",)) for n in range(processes)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert failures == []
+    _at_once(sessions, assign, processes)
     conversations = [conversation_id for conversation_id, _ in assigned]
     assert len(conversations) == len(set(conversations)) == 3
     with sessions() as check:

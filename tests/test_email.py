@@ -237,7 +237,7 @@ def test_a_widget_customer_who_left_an_address_gets_the_agents_reply_by_email(de
         wait_for(customer, lambda e: e.get("role") == "agent")
         wait_until(lambda: desk.idle, what="the live reply is handled")
     chat = desk.client.app.state.chat
-    wait_until(lambda: not chat.connected.get(conversation_id), what="the widget is gone")
+    wait_until(lambda: not chat.widgets.here.get(conversation_id), what="the widget is gone")
 
     desk.console.send(agent, "POST", reply, json={"text": "Your refund was approved."})
     email = desk.outbox.wait_for(lambda m: "refund was approved" in text_of(m))

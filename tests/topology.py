@@ -22,13 +22,12 @@ from websockets.sync.client import ClientConnection, connect
 
 import evals.topology
 from bot.config import Settings
-from bot.db import make_engine, make_sessionmaker, session_scope
-from bot.staff.auth import SESSION_COOKIE, SESSION_MAX_AGE_S, csrf_token, new_session, sign_session
-from bot.staff.users import create_user, open_sign_in
+from bot.db import make_engine, make_sessionmaker
 from evals.postgres import Postgres, postgres_server
 from evals.services import AppServer, free_port
 from tests.openai_server import OpenAIServer
 from tests.smtp_capture import Captured, capturing_smtp
+from tests.staff import sign_in_member
 
 SECRET = "s" * 40  # shared: a token or sign-in issued by one process is good on the other
 Event = dict[str, Any]
@@ -80,21 +79,8 @@ class Topology(evals.topology.Topology):
     def staff(self, name: str, *roles: str) -> dict[str, str]:
         """A new member with ``roles``, signed in: the headers their browser sends (to either
         process: the sign-in is in the shared database, the cookie signed with the shared key)."""
-        with session_scope(self.sessions) as db:
-            user_id = create_user(
-                session=db,
-                email=f"{name.lower()}@example.com",
-                name=name,
-                password="a long password",
-                roles=roles,
-            ).id
-        signed = new_session(user_id)
-        with session_scope(self.sessions) as db:
-            open_sign_in(session=db, sid=signed.sid, user_id=user_id, max_age_s=SESSION_MAX_AGE_S)
-        return {
-            "cookie": f"{SESSION_COOKIE}={sign_session(self.app_settings, signed)}",
-            "x-csrf-token": csrf_token(self.app_settings, signed.sid),
-        }
+        email = f"{name.lower()}@example.com"
+        return sign_in_member(self.sessions, self.app_settings, *roles, email=email, name=name)
 
 
 @contextmanager

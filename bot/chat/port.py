@@ -8,12 +8,15 @@ out on the app's event loop, in the order they were given.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from collections.abc import Coroutine
+from typing import Any, TypeVar
 
 from bot.chat import conversations
 from bot.chat.events import message_event, message_public
 from bot.chat.service import ChatService
 from bot.db import session_scope
+
+T = TypeVar("T")
 
 
 class ChatPort:
@@ -56,4 +59,8 @@ class ChatPort:
             self._pending.add(task)
             task.add_done_callback(self._pending.discard)
         else:
-            asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout=10)
+            self.run(coroutine)
+
+    def run(self, coroutine: Coroutine[Any, Any, T], timeout_s: float = 10) -> T:
+        """Run on the app's loop and wait for the result, from a worker thread."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout=timeout_s)

@@ -9,11 +9,10 @@ so every socket of the conversation (in any process) and the agent console see i
 from __future__ import annotations
 
 import asyncio
-import collections
 import logging
 import time
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import anyio
@@ -30,6 +29,7 @@ from bot.chat.leases import Leases, LocalLeases, RedisLeases, holding
 from bot.chat.notices import notice
 from bot.chat.ratelimit import Limiter, RateLimited, RateLimiter, RedisRateLimiter
 from bot.chat.tokens import TokenSigner
+from bot.chat.widgets import OpenWidgets
 from bot.config import Settings
 from bot.consoles import RedisSockets
 from bot.db import clock_of, session_scope
@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 # How long an open widget counts without renewal (it renews every third of that): the widgets
 # of a process that died stop counting after this.
 _WIDGET_TTL_S = 30.0
+_WIDGETS = "allhours:widgets:"
 T = TypeVar("T")
 
 # Turns running at once; the rest wait their turn instead of piling onto the CPU. The
@@ -73,6 +74,7 @@ class ChatService:
         leases: Leases,
         tokens: TokenSigner,
         staff_names: StaffNames,
+        widgets: OpenWidgets,
     ) -> None:
         self.settings = settings
         self.sessions = sessions
@@ -88,37 +90,8 @@ class ChatService:
         self._db_threads = anyio.CapacityLimiter(_DB_THREADS)
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._tasks: set[asyncio.Task[Any]] = set()
-        # Widget sockets open in this process, by conversation (the widget counts them), and,
-        # with several processes, on every process (``widgets``, set by the app): an agent's
-        # reply goes by email too when the customer left an address and has no widget open.
-        self.connected: collections.Counter[str] = collections.Counter()
-        self.widgets: RedisSockets | None = None
+        self.widgets = widgets  # counted by the widget's sockets, read by the email outbox
         self.observer: turn.TurnObserver | None = None
-
-    async def widget_opened(self, conversation_id: str, socket_id: str) -> None:
-        self.connected[conversation_id] += 1
-        if self.widgets is not None:
-            await _quietly(self.widgets.opened(conversation_id, socket_id))
-
-    async def widget_still_open(self, conversation_id: str, socket_id: str) -> None:
-        """Renews a widget's entry on every process (every third of ``widgets.ttl_s``)."""
-        if self.widgets is not None:
-            await _quietly(self.widgets.still_open(conversation_id, socket_id))
-
-    async def widget_closed(self, conversation_id: str, socket_id: str) -> None:
-        self.connected[conversation_id] -= 1
-        if self.connected[conversation_id] <= 0:
-            del self.connected[conversation_id]
-        if self.widgets is not None:
-            await _quietly(self.widgets.closed(conversation_id, socket_id))
-
-    async def widget_open(self, conversation_id: str) -> bool:
-        """Whether the customer has the widget open, on any process."""
-        if self.widgets is not None:
-            count = await _quietly(self.widgets.count(conversation_id))
-            if count is not None:
-                return count > 0
-        return self.connected.get(conversation_id, 0) > 0  # Redis down: this process's own
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -281,16 +254,6 @@ def _owed(*, session: Session, conversation_id: str) -> Any:
     return last[0] if last and last[0].role == "customer" else None
 
 
-async def _quietly(call: Awaitable[T]) -> T | None:
-    """Redis restarting must not cost a customer their socket: None, logged, and the next
-    renewal puts the count right."""
-    try:
-        return await call
-    except Exception:
-        log.warning("open widgets: Redis unavailable", exc_info=True)
-        return None
-
-
 def make_chat_service(
     settings: Settings,
     *,
@@ -308,9 +271,11 @@ def make_chat_service(
     limiter: Limiter = RateLimiter(**limits)
     leases: Leases = LocalLeases()
     hub = make_hub(settings)
+    widgets = OpenWidgets()
     if isinstance(hub, RedisHub):
         limiter, leases = RedisRateLimiter(hub.client, **limits), RedisLeases(hub.client)
-    service = ChatService(
+        widgets = OpenWidgets(RedisSockets(hub.client, ttl_s=_WIDGET_TTL_S, prefix=_WIDGETS))
+    return ChatService(
         settings=settings,
         sessions=sessions,
         hub=hub,
@@ -320,7 +285,5 @@ def make_chat_service(
         leases=leases,
         tokens=TokenSigner(settings.secret_key.get_secret_value()),
         staff_names=staff_names,
+        widgets=widgets,
     )
-    if isinstance(hub, RedisHub):
-        service.widgets = RedisSockets(hub.client, ttl_s=_WIDGET_TTL_S, prefix="allhours:widgets:")
-    return service

@@ -16,7 +16,7 @@ import hashlib
 import logging
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from bot.chat import conversations
 from bot.chat.events import MessagePublic, message_event, message_public
@@ -32,7 +32,6 @@ from bot.email.parse import Inbound, MalformedEmail, Refusal, parse_email
 from handoff.states import State
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 _PER_SENDER_PER_HOUR = 30
 
@@ -235,10 +234,6 @@ class EmailChannel:
             self._later(coroutine)
         else:
             self._loop.call_soon_threadsafe(self._later, coroutine)
-
-    def wait(self, coroutine: Coroutine[Any, Any, T], timeout_s: float = 30) -> T:
-        """Run on the app's loop and wait for the result, from a worker thread."""
-        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout=timeout_s)
 
     def _later(self, coroutine: Coroutine[Any, Any, Any]) -> None:
         task = self._loop.create_task(coroutine)

@@ -34,7 +34,7 @@ class Outbox:
         if conversation is None or not conversation[1]:
             return None
         channel, address = conversation
-        if channel != "email" and await self.chat.widget_open(conversation_id):
+        if channel != "email" and await self.chat.widgets.is_open(conversation_id):
             return None  # they read it in the widget now
         return address
 

@@ -25,7 +25,7 @@ class EmailingPort:
             # Decided before the agent's request returns, on whether the customer has the
             # widget open as the reply goes out; sent in the background.
             outbox = self.channel.outbox
-            address = self.channel.wait(outbox.reads_email(conversation_id))
+            address = self.inner.run(outbox.reads_email(conversation_id))
             if address is not None:
                 self.channel.later(outbox.agent_replied(conversation_id, event, to=address))
         return event

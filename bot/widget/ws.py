@@ -79,14 +79,14 @@ async def widget_socket(websocket: WebSocket, token: str = "", after: str = "0")
         return
     ip = websocket.client.host if websocket.client else "unknown"
     session = _WidgetSession(websocket, chat, conversation_id, conversation.lang, ip)
-    await chat.widget_opened(conversation_id, session.id)
+    await chat.widgets.opened(conversation_id, session.id)
     try:
         await session.run(seen)
     except* WebSocketDisconnect:
         pass  # the customer left while we were sending: nothing is owed to a closed socket
     finally:
         with anyio.CancelScope(shield=True):  # the socket is gone; its count must go too
-            await chat.widget_closed(conversation_id, session.id)
+            await chat.widgets.closed(conversation_id, session.id)
 
 
 class _WidgetSession:
@@ -119,15 +119,15 @@ class _WidgetSession:
             await self.chat.resume(self.conversation_id)
             async with anyio.create_task_group() as tasks:
                 tasks.start_soon(self._forward, events)
-                if self.chat.widgets is not None:
-                    tasks.start_soon(self._renew, self.chat.widgets.ttl_s / 3)
+                if self.chat.widgets.renew_every_s is not None:
+                    tasks.start_soon(self._renew, self.chat.widgets.renew_every_s)
                 await self._receive()
                 tasks.cancel_scope.cancel()
 
     async def _renew(self, every_s: float) -> None:
         while True:
             await anyio.sleep(every_s)
-            await self.chat.widget_still_open(self.conversation_id, self.id)
+            await self.chat.widgets.still_open(self.conversation_id, self.id)
 
     async def _forward(self, events: Subscription) -> None:
         try:
