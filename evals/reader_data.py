@@ -3,22 +3,16 @@
 Each question with a passage that answers it (label 1), a passage of the same article or
 document that does not (a hard negative, label 0), sometimes a passage of another group (an
 off-topic negative), and SQuAD 2.0's unanswerable questions with the paragraph they were
-written against (label 0). Two kinds of negative stand for a help centre's commonest wrong
-answers: the answering paragraph with the sentences that hold the answer taken out (a gap on a
-covered topic: same words, no answer), and the passage of another group that shares most
-words with the question (a close neighbour: the wrong article on the same subject). Groups
-are split train/dev by a hash of their name, so no article is on both sides. Passages are cut
-to what the reader sees in production: a knowledge-base chunk of about 400 characters under
-its title.
+written against (label 0). Groups are split train/dev by a hash of their name, so no article
+is on both sides. Passages are cut to what the reader sees in production: a knowledge-base
+chunk of about 400 characters under its title.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import math
 import random
-import re
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,14 +21,6 @@ WINDOW_CHARS = 400
 DEV_SHARE = 0.1  # of each source's groups; squad2_dev holds its unanswerable questions, so more
 SQUAD2_DEV_SHARE = 0.3
 OFF_TOPIC_SHARE = 0.25  # of questions that also get a passage from another group
-GAP_SHARE = 0.5  # of questions with answer spans that also get their paragraph without them
-NEIGHBOUR_SHARE = 0.5  # of questions that also get a close neighbour from another group
-NEIGHBOUR_SAMPLE = 200  # passages sharing the question's rarest words, scored for the closest
-_STOP = frozenset(
-    "what which when where does have from this that with were there their they been into "
-    "about your will would could should many much some than then them these those also".split()
-)
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
 @dataclass(frozen=True)
@@ -44,7 +30,7 @@ class Pair:
     text: str
     label: float
     source: str
-    kind: str  # positive | hard | off_topic | unanswerable | gap | neighbour
+    kind: str  # positive | hard | off_topic | unanswerable
     qid: str
 
 
@@ -105,88 +91,31 @@ def closest_window(text: str, question: str) -> str:
     return _snap(text, best_start, best_start + WINDOW_CHARS)
 
 
-def content_words(text: str) -> set[str]:
-    words = (w.strip("?,.;:!()\"'").lower() for w in text.split())
-    return {w for w in words if len(w) > 3 and w not in _STOP}
-
-
-def without_answer(text: str, answers: list[str]) -> str | None:
-    """The paragraph with every sentence holding an answer span taken out; None when no span is
-    found or too little is left to read as a passage."""
-    sentences = _SENTENCE_END.split(text)
-    kept = [s for s in sentences if not any(a and a in s for a in answers)]
-    if len(kept) == len(sentences) or sum(len(s) for s in kept) < 120:
-        return None
-    return " ".join(kept)
-
-
-class Neighbours:
-    """Finds, for a question, the passage of another group that shares its rarest words: an
-    inverted index over one source's passages on one side of the split."""
-
-    def __init__(self, passages: list[dict]) -> None:
-        self.passages = passages
-        self.words = [content_words(f"{p['title']} {p['text']}") for p in passages]
-        self.postings: dict[str, list[int]] = defaultdict(list)
-        for i, words in enumerate(self.words):
-            for w in words:
-                self.postings[w].append(i)
-        n = max(1, len(passages))
-        self.idf = {w: math.log(n / len(ids)) for w, ids in self.postings.items()}
-
-    def closest(
-        self, question: str, group: str, rng: random.Random, *, title: str = ""
-    ) -> dict | None:
-        """The best match outside ``group``; never a passage under the same ``title`` (MedQuAD
-        has one disease from several collections: that page would answer too)."""
-        words = [w for w in content_words(question) if w in self.postings]
-        candidates: set[int] = set()
-        for w in sorted(words, key=lambda w: -self.idf[w]):
-            candidates.update(self.postings[w][:NEIGHBOUR_SAMPLE])
-            if len(candidates) >= NEIGHBOUR_SAMPLE:
-                break
-        best, best_score = None, 0.0
-        for i in sorted(candidates):
-            p = self.passages[i]
-            if p["group"] == group or p["title"].casefold() == title.casefold():
-                continue
-            score = sum(self.idf[w] for w in words if w in self.words[i]) + rng.random() * 1e-3
-            if score > best_score:
-                best, best_score = p, score
-        return best
-
-
 def load_pairs(traindata: Path, *, seed: int) -> tuple[list[Pair], list[Pair]]:
     """(train, dev) pairs from every source folder, split by group."""
     rng = random.Random(seed)
     train: list[Pair] = []
     dev: list[Pair] = []
-    every_passage: dict[bool, list[tuple[str, dict]]] = defaultdict(list)  # by held out or not
+    every_passage: list[tuple[str, dict]] = []
     sources = sorted(p.name for p in traindata.iterdir() if (p / "questions.jsonl").exists())
     loaded = {}
-    by_side: dict[tuple[str, bool], list[dict]] = defaultdict(list)
     for source in sources:
         passages = {p["pid"]: p for p in read_jsonl(traindata / source / "passages.jsonl")}
         by_group: dict[str, list[str]] = defaultdict(list)
         for pid, p in passages.items():
             by_group[p["group"]].append(pid)
-            held = is_dev(source, p["group"])
-            every_passage[held].append((source, p))
-            by_side[(source, held)].append(p)
+            every_passage.append((source, p))
         loaded[source] = (passages, by_group)
     for source in sources:
         passages, by_group = loaded[source]
-        neighbours = {held: Neighbours(by_side[(source, held)]) for held in (False, True)}
         for q in read_jsonl(traindata / source / "questions.jsonl"):
-            held = is_dev(source, q["group"])
-            pairs = _question_pairs(
-                source, q, passages, by_group, every_passage[held], neighbours[held], rng
-            )
-            (dev if held else train).extend(pairs)
+            side = dev if is_dev(source, q["group"]) else train
+            pairs = _question_pairs(source, q, passages, by_group, every_passage, rng)
+            side.extend(pairs)
     return train, dev
 
 
-def _question_pairs(source, q, passages, by_group, every_passage, neighbours, rng) -> list[Pair]:
+def _question_pairs(source, q, passages, by_group, every_passage, rng) -> list[Pair]:
     def pair(p: dict, text: str, label: float, kind: str) -> Pair:
         return Pair(q["question"], p["title"], text, label, source, kind, q["qid"])
 
@@ -208,14 +137,6 @@ def _question_pairs(source, q, passages, by_group, every_passage, neighbours, rn
         other_source, neg = rng.choice(every_passage)
         if neg["group"] != q["group"] or other_source != source:
             out.append(pair(neg, random_window(neg["text"], rng), 0.0, "off_topic"))
-    if q.get("answers") and rng.random() < GAP_SHARE:
-        rest = without_answer(gold["text"], q["answers"])
-        if rest:
-            out.append(pair(gold, closest_window(rest, q["question"]), 0.0, "gap"))
-    if rng.random() < NEIGHBOUR_SHARE:
-        neg = neighbours.closest(q["question"], q["group"], rng, title=gold["title"])
-        if neg:
-            out.append(pair(neg, closest_window(neg["text"], q["question"]), 0.0, "neighbour"))
     return out
 
 

@@ -56,9 +56,9 @@ def auroc(labels: list[float], scores: list[float]) -> float:
 
 
 def dev_figures(model, tokenizer, dev: list[Pair], *, per_source: int, seed: int) -> dict:
-    """AUROC of answers vs every negative per source, top-1 accuracy of the answer among its
-    question's pairs, gaps (the answer vs its paragraph with the answer taken out) and SQuAD
-    2.0 answerability (answered vs unanswerable questions, each on its own paragraph)."""
+    """AUROC of answers vs hard negatives per source, top-1 accuracy of the answer among its
+    question's pairs, and SQuAD 2.0 answerability (answered vs unanswerable questions, each
+    on its own paragraph)."""
     rng = random.Random(seed)
     by_source: dict[str, list[Pair]] = defaultdict(list)
     for p in dev:
@@ -82,13 +82,6 @@ def dev_figures(model, tokenizer, dev: list[Pair], *, per_source: int, seed: int
             "auroc": round(auroc(labels, scores), 4),
             "top1": round(sum(top1) / len(top1), 4) if top1 else float("nan"),
         }
-        gap = [
-            (p.label, s)
-            for p, s in zip(sample, scores, strict=True)
-            if p.kind in ("positive", "gap")
-        ]
-        if any(not y for y, _ in gap):
-            entry["gap_auroc"] = round(auroc([a for a, _ in gap], [s for _, s in gap]), 4)
         if source == "squad2_dev":
             own = [
                 (p.label, s)
