@@ -37,6 +37,9 @@ class LocalEmbeddings(Embeddings):
         # re-index, other processes on 2 shared cores) its spin-waits made query encoding about
         # 10x slower (turn p95 164 ms with 2 threads, 42 ms with 1). `encode` lends every core
         # to a batch (indexing) for the length of the call: 29 -> 55 chunks/s on 2 cores.
+        # The count holds for the thread that loads the model: threads started later (the
+        # server's turn threads) begin at torch's default, every core. Giving those one thread
+        # too (OMP_NUM_THREADS=1) measured no different under load (docs/benchmarks.md).
         torch.set_num_threads(1)
         self._torch = torch
 
