@@ -14,9 +14,10 @@ from langchain_core.embeddings import Embeddings
 from retrieval.chunking import chunk_document
 from retrieval.documents import Chunk, Document, Hit
 from retrieval.search import CANDIDATES, MODES, ChunkTable, rank
-from retrieval.store import chunk_from_record, chunk_metadata, open_collection
+from retrieval.sentences import SentenceVectors, document_sentences
+from retrieval.store import LAYOUT, chunk_from_record, chunk_metadata, open_collections
 
-Progress = Callable[[int, int], None]  # (chunks embedded so far, chunks to embed)
+Progress = Callable[[int, int], None]  # (texts embedded so far, texts to embed)
 
 # Chunks per embedding call: large calls keep the model busy (it sorts each call by length to
 # pad less), while still reporting progress every few seconds on a CPU.
@@ -33,6 +34,7 @@ class SyncReport:
     unchanged: int = 0
     chunks_embedded: int = 0
     chunks_deleted: int = 0
+    sentences_embedded: int = 0
 
     @property
     def changed(self) -> bool:
@@ -52,9 +54,10 @@ class KnowledgeIndex:
         collection: str = "kb",
     ) -> None:
         self.embeddings = embeddings
-        self._collection = open_collection(
+        self._collection, sentences = open_collections(
             persist_dir=persist_dir, chroma_url=chroma_url, name=collection
         )
+        self.sentences = SentenceVectors(sentences)
         # Locally the chunk vectors are also held in memory and searched with one matrix-vector
         # product (~0.1 ms for thousands of chunks, against ~10 ms for a Chroma query); Chroma
         # stays the durable store. A Chroma server is the path for collections too big to hold:
@@ -82,6 +85,9 @@ class KnowledgeIndex:
             for doc_id, count in expected.items():
                 if found[doc_id] != count:
                     self._hashes[doc_id] = ""
+            for meta in records["metadatas"] or []:
+                if meta.get("layout") != LAYOUT:
+                    self._hashes[meta["doc_id"]] = ""
             vectors = _unit(records.get("embeddings")) if self._in_memory else None
             self._table = _table(chunks, vectors)
 
@@ -167,12 +173,19 @@ class KnowledgeIndex:
             return report
         new_chunks = {doc.doc_id: chunk_document(doc) for doc in changed}
         flat = [chunk for chunks in new_chunks.values() for chunk in chunks]
+        sentences = {doc_id: document_sentences(chunks) for doc_id, chunks in new_chunks.items()}
+        distinct = list(dict.fromkeys(s for texts in sentences.values() for s in texts))
         # Embed before touching the store: a failing model leaves the old index intact.
-        vectors = self._embed(flat, progress)
+        embedded = self._embed([c.embed_text for c in flat] + distinct, progress)
+        vectors = embedded[: len(flat)]
         replaced = gone | set(new_chunks)
         stale = [c.chunk_id for c in self._table.chunks if c.doc_id in replaced]
         for start in range(0, len(stale), WRITE_BATCH):
             self._collection.delete(ids=stale[start : start + WRITE_BATCH])
+        # Before the chunks: a sync cut short here leaves its documents half-written, so the
+        # next one indexes them again, sentences included.
+        sentence_vectors = dict(zip(distinct, embedded[len(flat) :], strict=True))
+        self.sentences.replace(replaced, sentences, sentence_vectors)
         hashes = {doc.doc_id: doc.content_hash for doc in changed}
         for start in range(0, len(flat), WRITE_BATCH):
             batch = flat[start : start + WRITE_BATCH]
@@ -189,6 +202,7 @@ class KnowledgeIndex:
                 ],
             )
         report.chunks_embedded, report.chunks_deleted = len(flat), len(stale)
+        report.sentences_embedded = len(distinct)
         for doc_id in gone:
             self._hashes.pop(doc_id, None)
         self._hashes.update(hashes)
@@ -211,19 +225,19 @@ class KnowledgeIndex:
             rows.update(zip(records["ids"], records["embeddings"], strict=True))
         return _unit([rows[c.chunk_id] for c in chunks])
 
-    def _embed(self, chunks: list[Chunk], progress: Progress | None) -> list[list[float]]:
+    def _embed(self, texts: list[str], progress: Progress | None) -> list[list[float]]:
         # Sorting by length puts similar lengths in one call, so batches pad less.
-        order = sorted(range(len(chunks)), key=lambda i: len(chunks[i].embed_text))
-        vectors: list[list[float]] = [[] for _ in chunks]
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        vectors: list[list[float]] = [[] for _ in texts]
         if progress:
-            progress(0, len(chunks))
+            progress(0, len(texts))
         for start in range(0, len(order), EMBED_BATCH):
             rows = order[start : start + EMBED_BATCH]
-            embedded = self.embeddings.embed_documents([chunks[i].embed_text for i in rows])
+            embedded = self.embeddings.embed_documents([texts[i] for i in rows])
             for i, vector in zip(rows, embedded, strict=True):
                 vectors[i] = vector
             if progress:
-                progress(min(start + EMBED_BATCH, len(order)), len(chunks))
+                progress(min(start + EMBED_BATCH, len(order)), len(texts))
         return vectors
 
 

@@ -20,8 +20,11 @@ from chromadb.config import Settings as ChromaSettings
 from retrieval.documents import Chunk
 
 
-def open_collection(*, persist_dir: str | Path | None, chroma_url: str, name: str) -> Collection:
-    """A cosine-space collection: on a Chroma server, in a folder, or in memory."""
+def open_collections(
+    *, persist_dir: str | Path | None, chroma_url: str, name: str
+) -> tuple[Collection, Collection]:
+    """The cosine-space collections of the chunks and of their sentences (``sentences``): on a
+    Chroma server, in a folder, or in memory."""
     # A fresh Settings each time: chromadb's client constructors write into the one they get,
     # so a shared instance would turn the next PersistentClient into an HTTP client.
     settings = ChromaSettings(anonymized_telemetry=False)
@@ -40,17 +43,25 @@ def open_collection(*, persist_dir: str | Path | None, chroma_url: str, name: st
         client = chromadb.EphemeralClient(settings=settings)
     # Chroma wants 3+ characters in a name; the suffix also keeps "kb" from clashing with
     # anything else someone keeps on a shared server.
-    return client.get_or_create_collection(
-        f"{name}-chunks",
-        configuration={"hnsw": {"space": "cosine"}},
-        embedding_function=None,
+    chunks, sentences = (
+        client.get_or_create_collection(
+            f"{name}-{kind}", configuration={"hnsw": {"space": "cosine"}}, embedding_function=None
+        )
+        for kind in ("chunks", "sentences")
     )
+    return chunks, sentences
+
+
+# Stored with every chunk. A document indexed with an older layout (before sentence vectors
+# were stored: no mark) is indexed again by the next sync.
+LAYOUT = 2
 
 
 def chunk_metadata(chunk: Chunk, *, content_hash: str, chunk_count: int) -> dict:
     # Every chunk repeats its document's hash and chunk count, so one metadata read tells
     # which documents changed and which were left half-written by an interrupted sync.
     return {
+        "layout": LAYOUT,
         "doc_id": chunk.doc_id,
         "title": chunk.title,
         "heading_path": json.dumps(list(chunk.heading_path)),

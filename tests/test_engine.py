@@ -6,9 +6,10 @@ import pytest
 from bot.answering.engine import Engine, make_answer_engine
 from bot.answering.llms import LLMError
 from bot.answering.prompts import CONDENSE_SYSTEM, NO_ANSWER
-from bot.answering.terms import split_sentences, strip_markers
+from bot.answering.terms import strip_markers
 from bot.config import Settings
 from retrieval.loaders import load_folder
+from retrieval.sentences import split_sentences
 from tests.conftest import KB_DIR
 
 SIGNALS = {

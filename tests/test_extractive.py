@@ -1,6 +1,7 @@
 import asyncio
 
 import pytest
+from langchain_core.embeddings import Embeddings
 
 from bot.answering.extractive import (
     MAX_WORDS,
@@ -10,8 +11,9 @@ from bot.answering.extractive import (
     read_prompt,
 )
 from bot.answering.prompts import NO_ANSWER, grounded_messages
-from bot.answering.terms import split_sentences, strip_markers
-from retrieval.documents import Hit
+from bot.answering.terms import strip_markers
+from retrieval.documents import Document, Hit
+from retrieval.sentences import split_sentences
 
 
 def _hit(n: int, title: str, text: str, heading: tuple[str, ...] = ()) -> Hit:
@@ -60,6 +62,37 @@ def test_the_sentence_closest_in_meaning_to_the_question_opens_the_answer(model,
         read_prompt(grounded_messages(HITS, question))[0], question, SentenceSimilarity(embeddings)
     )
     assert answer.startswith("We email you a link that is valid for 30 minutes.")
+
+
+class CountingEmbeddings(Embeddings):
+    """The real model, counting the texts it is asked to embed as documents."""
+
+    def __init__(self, model: Embeddings) -> None:
+        self.model = model
+        self.documents = 0
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        self.documents += len(texts)
+        return self.model.embed_documents(texts)
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.model.embed_query(text)
+
+
+def test_sentences_the_index_stored_are_not_embedded_again(kb_index, embeddings):
+    kb_index.sync([Document(h.doc_id, h.title, h.text) for h in HITS])
+    counting = CountingEmbeddings(embeddings)
+    question = "for how long does the emailed link work"
+    passages = read_prompt(grounded_messages(HITS, question))[0]
+    answer = compose_answer(
+        passages, question, SentenceSimilarity(counting, kb_index.sentences.lookup)
+    )
+    assert counting.documents == 0
+    assert answer == compose_answer(passages, question, SentenceSimilarity(embeddings))
+    # A sentence no document holds (a passage cut inside one, an edit not yet indexed) is
+    # embedded at answer time.
+    SentenceSimilarity(counting, kb_index.sentences.lookup)(question, ["Words nobody wrote."])
+    assert counting.documents == 1
 
 
 def test_the_answer_stays_short_and_verbatim(embeddings):

@@ -13,6 +13,7 @@ from chromadb.config import Settings as ChromaSettings
 from retrieval.chunking import chunk_document
 from retrieval.documents import Document
 from retrieval.index import KnowledgeIndex
+from retrieval.sentences import split_sentences
 
 CHROMA = Path(sys.executable).parent / "chroma"
 
@@ -93,11 +94,36 @@ def test_a_document_without_one_searchable_word_is_indexed_and_search_goes_on(kb
     assert kb_index.search("refunds to my card", k=1, mode="bm25")[0].doc_id == "billing-refunds"
 
 
-def test_progress_reports_every_chunk_embedded(kb_index):
+def test_progress_reports_every_chunk_and_sentence_embedded(kb_index):
     calls = []
-    kb_index.sync(DOCS, progress=lambda done, total: calls.append((done, total)))
-    total = len(kb_index)
+    report = kb_index.sync(DOCS, progress=lambda done, total: calls.append((done, total)))
+    total = len(kb_index) + report.sentences_embedded
+    assert report.sentences_embedded == 3  # one sentence each, each a chunk of its own
     assert calls[0] == (0, total) and calls[-1] == (total, total)
+
+
+def test_the_sentences_of_indexed_documents_have_stored_vectors(kb_index, embeddings):
+    shared = "Contact support if this does not help."
+    guide = long_doc("guide", "alpha")
+    card = Document("card", "Card", f"## Card\n\nRefunds reach your card in 5 days. {shared}\n")
+    hub = Document("hub", "Hub", f"A red light means no internet. {shared}\n")
+    report = kb_index.sync([guide, card, hub])
+    # Distinct sentences: the guide repeats each of its 4; the two others share one.
+    sentences = list(dict.fromkeys(split_sentences(f"{guide.body}\n{card.body}\n{hub.body}")))
+    assert report.sentences_embedded == len(sentences) == 4 + 2 + 1
+    stored = kb_index.sentences.lookup([*sentences, "A sentence no document holds."])
+    assert set(stored) == set(sentences)
+    fresh = embeddings.embed_documents(["Refunds reach your card in 5 days."])[0]
+    assert float(stored["Refunds reach your card in 5 days."] @ fresh) == pytest.approx(1.0)
+    # A changed document's old sentences go, a deleted one's too; a sentence that another
+    # document still holds stays.
+    omega = long_doc("guide", "omega")
+    kb_index.sync([omega, card, hub])
+    kb_index.delete("card")
+    left = kb_index.sentences.lookup(sentences + split_sentences(omega.body))
+    assert set(left) == {shared, "A red light means no internet."} | set(
+        split_sentences(omega.body)
+    )
 
 
 def test_a_reopened_index_gives_the_same_results(tmp_path, embeddings):
@@ -122,6 +148,33 @@ def test_a_half_written_document_is_embedded_again(tmp_path, embeddings):
     report = index.sync([guide])
     assert (report.updated, report.chunks_embedded) == (1, len(chunk_document(guide)))
     assert len(index) == len(chunk_document(guide))
+
+
+def test_documents_indexed_before_sentence_vectors_are_indexed_again(tmp_path, embeddings):
+    index = KnowledgeIndex(embeddings=embeddings, persist_dir=tmp_path)
+    index.sync(DOCS)
+    # What an index written by the previous release holds: chunks without the layout mark and
+    # no sentence vectors.
+    client = chromadb.PersistentClient(str(tmp_path), ChromaSettings(anonymized_telemetry=False))
+    chunks = client.get_collection("kb-chunks")
+    old = chunks.get(include=["documents", "metadatas", "embeddings"])
+    chunks.delete(ids=old["ids"])
+    metadatas = [{k: v for k, v in meta.items() if k != "layout"} for meta in old["metadatas"]]
+    chunks.add(
+        ids=old["ids"],
+        documents=old["documents"],
+        metadatas=metadatas,
+        embeddings=old["embeddings"],
+    )
+    client.delete_collection("kb-sentences")
+    SharedSystemClient.clear_system_cache()
+    reopened = KnowledgeIndex(embeddings=embeddings, persist_dir=tmp_path)
+    report = reopened.sync(DOCS)
+    assert (report.updated, report.chunks_embedded, report.sentences_embedded) == (3, 3, 3)
+    assert set(reopened.sentences.lookup(["A red light means no internet."])) == {
+        "A red light means no internet."
+    }
+    assert reopened.sync(DOCS).chunks_embedded == 0
 
 
 def test_unknown_search_mode_is_rejected(kb_index):

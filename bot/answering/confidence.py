@@ -14,8 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.answering.terms import overlap, split_sentences, strip_markers, term_set
+from bot.answering.terms import overlap, strip_markers, term_set
 from retrieval.documents import Hit
+from retrieval.sentences import split_sentences
 
 # BM25 scores are unbounded and grow with query length; s / (s + scale) maps them into [0, 1)
 # with 0.5 at a score typical of a match on one or two rare terms.

@@ -231,7 +231,7 @@ def make_answer_engine(
     return Engine(
         index=index,
         embeddings=embeddings,
-        chat_model=make_chat_model(settings, embeddings),
+        chat_model=make_chat_model(settings, embeddings, index.sentences.lookup),
         calibration=Calibration.load(Path(settings.calibration_path)),
         reader=Reader(),
         top_k=settings.top_k,

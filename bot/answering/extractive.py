@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +25,8 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from pydantic import PrivateAttr
 
 from bot.answering.prompts import NO_ANSWER, PASSAGE, QUESTION_PREFIX
-from bot.answering.terms import Sentence, passage_sentences, term_set
+from bot.answering.terms import term_set
+from retrieval.sentences import Sentence, passage_sentences
 
 MAX_WORDS = 60
 MAX_SENTENCES = 3
@@ -102,15 +103,24 @@ def _join(chosen: list[Sentence]) -> str:
     return text
 
 
-class SentenceSimilarity:
-    """Cosine similarity of a question to sentences, with sentence vectors cached."""
+StoredVectors = Callable[[Sequence[str]], Mapping[str, np.ndarray]]
 
-    def __init__(self, embeddings: Embeddings) -> None:
+
+class SentenceSimilarity:
+    """Cosine similarity of a question to sentences. Sentence vectors come from a cache, else
+    from ``stored`` (the index embeds its documents' sentences: ``SentenceVectors.lookup``),
+    else from the model."""
+
+    def __init__(self, embeddings: Embeddings, stored: StoredVectors | None = None) -> None:
         self.embeddings = embeddings
+        self.stored = stored
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
 
     def __call__(self, question: str, sentences: Sequence[str]) -> list[float]:
         missing = [s for s in dict.fromkeys(sentences) if s not in self._cache]
+        if missing and self.stored is not None:
+            self._cache.update(self.stored(missing))
+            missing = [s for s in missing if s not in self._cache]
         if missing:
             for text, vector in zip(missing, self.embeddings.embed_documents(missing), strict=True):
                 self._cache[text] = np.asarray(vector, dtype=np.float32)
@@ -126,10 +136,11 @@ class ExtractiveChatModel(BaseChatModel):
     """A ``BaseChatModel`` that quotes the knowledge base instead of generating text."""
 
     embeddings: Embeddings
+    stored_vectors: StoredVectors | None = None
     _similarity: SentenceSimilarity = PrivateAttr()
 
     def model_post_init(self, context: Any) -> None:
-        self._similarity = SentenceSimilarity(self.embeddings)
+        self._similarity = SentenceSimilarity(self.embeddings, self.stored_vectors)
 
     @property
     def _llm_type(self) -> str:

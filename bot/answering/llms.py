@@ -15,7 +15,7 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import BaseMessage
 
-from bot.answering.extractive import ExtractiveChatModel
+from bot.answering.extractive import ExtractiveChatModel, StoredVectors
 from bot.config import Settings
 
 
@@ -23,11 +23,14 @@ class LLMError(Exception):
     """The chat model could not produce an answer (endpoint down, timeout, HTTP error)."""
 
 
-def make_chat_model(settings: Settings, embeddings: Embeddings) -> BaseChatModel:
-    """The chat model chosen by settings; the extractive one picks sentences by ``embeddings``."""
+def make_chat_model(
+    settings: Settings, embeddings: Embeddings, stored_vectors: StoredVectors | None = None
+) -> BaseChatModel:
+    """The chat model chosen by settings; the extractive one picks sentences by ``embeddings``
+    (vectors the index stored, ``stored_vectors``, first)."""
     match settings.llm:
         case "extractive":
-            return ExtractiveChatModel(embeddings=embeddings)
+            return ExtractiveChatModel(embeddings=embeddings, stored_vectors=stored_vectors)
         case "openai":
             from langchain_openai import ChatOpenAI  # imported lazily: offline never needs it
 

@@ -6,16 +6,13 @@ Everything here is pure string work: the answering turn must stay fast, so no mo
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from functools import lru_cache
 
 # Latin words (with inner apostrophes/hyphens) or single CJK characters.
 _TOKEN = re.compile(r"[a-z0-9]+(?:['’-][a-z0-9]+)*|[\u3400-\u4dbf\u4e00-\u9fff]")
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
-_SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+(?=\S)")
 _MARKER = re.compile(r"\s*\[\d+\]")
 _SUFFIX = re.compile(r"(?:(?:(?<=[sxz])|(?<=ch)|(?<=sh))es|(?<![su])s|ing|ed)$")
-_BULLET = re.compile(r"^(?:[-*+]\s+|\d+[.)]\s+)")
 
 # "on/off", "up/down", "out" stay: "turn on two-factor" and "turn it off" are different questions.
 STOPWORDS = frozenset(
@@ -65,40 +62,6 @@ def term_set(text: str) -> frozenset[str]:
 def overlap(query: frozenset[str], other: frozenset[str]) -> float:
     """Share of the query's terms found in ``other`` (0 when the query has none)."""
     return len(query & other) / len(query) if query else 0.0
-
-
-@dataclass(frozen=True)
-class Sentence:
-    text: str  # verbatim, without the list marker
-    line: int  # which line of the passage it is on
-    bullet: str  # the list marker ("- ", "2. ") when it opens a list item, else ""
-
-
-@lru_cache(maxsize=4096)
-def passage_sentences(text: str) -> tuple[Sentence, ...]:
-    """Sentences of a Markdown-ish passage, each a verbatim substring of ``text``.
-
-    Headings, table rows and code fences are not sentences.
-    """
-    sentences: list[Sentence] = []
-    in_code = False
-    for number, raw in enumerate(text.splitlines()):
-        line = raw.strip()
-        if line.startswith("```"):
-            in_code = not in_code
-            continue
-        if in_code or not line or line.startswith(("#", "|", ">")):
-            continue
-        bullet = _BULLET.match(line)
-        marker = bullet.group(0) if bullet else ""
-        parts = [part.strip() for part in _SENTENCE_END.split(line[len(marker) :])]
-        for i, part in enumerate(p for p in parts if p):
-            sentences.append(Sentence(part, number, marker if i == 0 else ""))
-    return tuple(sentences)
-
-
-def split_sentences(text: str) -> list[str]:
-    return [sentence.text for sentence in passage_sentences(text)]
 
 
 def strip_markers(text: str) -> str:
