@@ -107,9 +107,9 @@ def table(results: dict[str, Any]) -> str:
         ("bare query embedding", _ms(embed)),
         (f"reader, {turn['reader_pairs']} passages", _ms(turn["reader"])),
         (
-            f"indexing ({index['chunks']} chunks)",
-            f"{index['index_chunks_per_s']:.1f} chunks/s, raw encode "
-            f"{index['encode_chunks_per_s']:.1f} chunks/s ({index['index_vs_encode']:.0%})",
+            f"indexing ({index['chunks']} chunks, {index['sentences']} sentences)",
+            f"{index['index_texts_per_s']:.1f} texts/s, raw encode "
+            f"{index['encode_texts_per_s']:.1f} texts/s ({index['index_vs_encode']:.0%})",
         ),
     ]
     for n, c in results["concurrency"].items():
