@@ -61,7 +61,7 @@ def index(settings: Settings, path: Path | None) -> None:
     root = path or settings.kb_dir
     if not root.is_dir():
         raise click.BadParameter(f"{root} is not a folder", param_hint="PATH")
-    bar = tqdm(unit="chunk", desc="embedding", leave=False)
+    bar = tqdm(unit="text", desc="embedding", leave=False)
     with _publisher(settings) as publisher, bar:
 
         def progress(done: int, total: int) -> None:
@@ -75,7 +75,8 @@ def index(settings: Settings, path: Path | None) -> None:
     click.echo(
         f"{documents} documents from {root}: {report.added} added, {report.updated} updated, "
         f"{report.deleted} deleted, {report.unchanged} unchanged; {report.chunks_embedded} "
-        f"chunks embedded, {report.chunks_deleted} chunks deleted, {len(errors)} files skipped"
+        f"chunks embedded, {report.sentences_embedded} sentences embedded, "
+        f"{report.chunks_deleted} chunks deleted, {len(errors)} files skipped"
     )
 
 
@@ -101,7 +102,7 @@ def reindex(settings: Settings, full: bool) -> None:
     click.echo(
         f"{report.added} added, {report.updated} updated, {report.deleted} deleted, "
         f"{report.unchanged} unchanged; {report.chunks_embedded} chunks embedded, "
-        f"{report.chunks_deleted} chunks deleted"
+        f"{report.sentences_embedded} sentences embedded, {report.chunks_deleted} chunks deleted"
     )
 
 

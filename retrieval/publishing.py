@@ -126,6 +126,7 @@ class Publisher:
         report.deleted = len(gone)
         indexed = self.reindex(progress=progress)
         report.chunks_embedded = indexed.chunks_embedded
+        report.sentences_embedded = indexed.sentences_embedded
         report.chunks_deleted = indexed.chunks_deleted
         with self._session() as session:
             for doc_id in gone:

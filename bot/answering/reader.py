@@ -39,8 +39,10 @@ def hit_context(hit: Hit) -> str:
 
 
 class Reader:
-    """Scores (question, passage) pairs; thread-safe (one call at a time: on a small server a
-    second concurrent forward pass only competes for the same cores)."""
+    """Scores (question, passage) pairs; thread-safe. One call at a time, on every core: on a
+    small server a second concurrent forward pass only competes for the same cores, and torch
+    gives a thread that did not ask for more only one (the turn threads), which left the other
+    core idle while turns queued for the reader (docs/benchmarks.md)."""
 
     def __init__(self, model_dir: Path | None = None) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -83,7 +85,14 @@ class Reader:
             return_tensors="pt",
         )
         with self._lock, self._torch.inference_mode():
-            out = self.model(**encoded).logits.squeeze(-1)
+            # torch keeps the count per thread: set for this call, in whichever thread makes it,
+            # and restored (a query embedding in the same thread wants one, retrieval.embeddings).
+            threads = self._torch.get_num_threads()
+            self._torch.set_num_threads(os.cpu_count() or 1)
+            try:
+                out = self.model(**encoded).logits.squeeze(-1)
+            finally:
+                self._torch.set_num_threads(threads)
         return [float(x) for x in out.reshape(-1).tolist()]
 
     def rerank(self, question: str, hits: Sequence[Hit]) -> tuple[list[Hit], list[float]]:
